@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1:8000
+
+.PHONY: run test test-fast lint format bench worker beat clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+## Serve the shop on http://127.0.0.1:8000 with SQLite, local-memory cache and eager Celery.
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver $(HOST)
+
+## Run the whole suite; PostgreSQL and Redis are used when they answer on 127.0.0.1.
+test: $(VENV)/.installed
+	@exports="$$($(BIN)/python tests/service_env.py)" || exit 1; eval "$$exports"; \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Benchmarks need PostgreSQL and Redis (see README).
+bench: $(VENV)/.installed
+	@exports="$$(REQUIRE_SERVICES=1 $(BIN)/python tests/service_env.py)" || exit 1; eval "$$exports"; \
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+worker: $(VENV)/.installed
+	$(BIN)/celery -A config worker --loglevel=info
+
+beat: $(VENV)/.installed
+	$(BIN)/celery -A config beat --loglevel=info
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""Load demo data: categories, ~50 products, a staff user and a shopper. Safe to run again."""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from catalog import services as catalog_services
+from catalog.models import Category, Product
+
+STAFF_EMAIL = "staff@shop.example"
+STAFF_PASSWORD = "staff-demo-password"
+SHOPPER_EMAIL = "shopper@shop.example"
+SHOPPER_PASSWORD = "shopper-demo-password"
+
+CATEGORIES = [
+    # (slug, name, parent slug)
+    ("coffee", "Coffee", None),
+    ("coffee-beans", "Beans", "coffee"),
+    ("coffee-ground", "Ground", "coffee"),
+    ("tea", "Tea", None),
+    ("tea-green", "Green tea", "tea"),
+    ("tea-black", "Black tea", "tea"),
+    ("equipment", "Equipment", None),
+    ("equipment-grinders", "Grinders", "equipment"),
+    ("equipment-brewers", "Brewers", "equipment"),
+    ("accessories", "Accessories", None),
+]
+
+ORIGINS = ["Ethiopia", "Colombia", "Kenya", "Brazil", "Guatemala", "Sumatra", "Rwanda"]
+TEAS = ["Sencha", "Gyokuro", "Assam", "Darjeeling", "Ceylon", "Matcha"]
+GEAR = [
+    ("equipment-grinders", "Hand grinder", "39.00"),
+    ("equipment-grinders", "Burr grinder", "149.00"),
+    ("equipment-grinders", "Travel grinder", "29.50"),
+    ("equipment-brewers", "Pour-over dripper", "24.00"),
+    ("equipment-brewers", "French press", "34.90"),
+    ("equipment-brewers", "Moka pot", "27.00"),
+    ("equipment-brewers", "Cold brew jar", "21.00"),
+    ("equipment-brewers", "Espresso machine", "649.00"),
+    ("accessories", "Gooseneck kettle", "59.00"),
+    ("accessories", "Paper filters (100)", "5.90"),
+    ("accessories", "Scale with timer", "45.00"),
+    ("accessories", "Ceramic mug", "14.00"),
+    ("accessories", "Tea infuser", "8.50"),
+    ("accessories", "Storage canister", "18.00"),
+]
+
+
+def demo_products():
+    """Yield (sku, name, category slug, price, description) for the demo catalog."""
+    for i, origin in enumerate(ORIGINS):
+        yield (
+            f"COF-B-{i + 1:03d}",
+            f"{origin} whole beans 250 g",
+            "coffee-beans",
+            Decimal("9.50") + i,
+            f"Single-origin beans from {origin}, roasted weekly.",
+        )
+        yield (
+            f"COF-B1K-{i + 1:03d}",
+            f"{origin} whole beans 1 kg",
+            "coffee-beans",
+            Decimal("32.00") + i * 2,
+            f"The {origin} roast in a bag for the office.",
+        )
+        yield (
+            f"COF-G-{i + 1:03d}",
+            f"{origin} ground 250 g",
+            "coffee-ground",
+            Decimal("9.90") + i,
+            f"{origin} ground for filter brewing.",
+        )
+    for i, tea in enumerate(TEAS):
+        slug = "tea-green" if tea in {"Sencha", "Gyokuro", "Matcha"} else "tea-black"
+        yield (f"TEA-{i + 1:03d}", f"{tea} loose leaf 100 g", slug, Decimal("7.50") + i, tea)
+        yield (f"TEA-T-{i + 1:03d}", f"{tea} tea bags (20)", slug, Decimal("4.20") + i, tea)
+    for i, (slug, name, price) in enumerate(GEAR):
+        yield (f"GEAR-{i + 1:03d}", name, slug, Decimal(price), f"{name} for the home barista.")
+
+
+class Command(BaseCommand):
+    help = "Load demo categories, products and users (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        User = get_user_model()
+        if not User.objects.filter(email=STAFF_EMAIL).exists():
+            User.objects.create_superuser(STAFF_EMAIL, STAFF_PASSWORD, first_name="Sam")
+        if not User.objects.filter(email=SHOPPER_EMAIL).exists():
+            User.objects.create_user(
+                SHOPPER_EMAIL, SHOPPER_PASSWORD, first_name="Alex", email_verified=True
+            )
+
+        categories = {c.slug: c for c in Category.objects.all()}
+        for position, (slug, name, parent) in enumerate(CATEGORIES):
+            if slug not in categories:
+                categories[slug] = catalog_services.category_create(
+                    name=name, slug=slug, parent=categories.get(parent), position=position
+                )
+
+        existing = set(Product.objects.values_list("sku", flat=True))
+        created = 0
+        for sku, name, category, price, description in demo_products():
+            if sku in existing:
+                continue
+            catalog_services.product_create(
+                sku=sku,
+                name=name,
+                price=price,
+                category=categories[category],
+                description=description,
+            )
+            created += 1
+
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new products)."))
+        self.stdout.write(f"  staff:   {STAFF_EMAIL} / {STAFF_PASSWORD}  (/admin/)")
+        self.stdout.write(f"  shopper: {SHOPPER_EMAIL} / {SHOPPER_PASSWORD}")
