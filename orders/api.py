@@ -1,1 +1,292 @@
-urlpatterns = []
+from django.http import Http404
+from django.urls import path
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .errors import InvalidTransition
+from .filters import OrderFilter
+from .models import OrderStatus
+from .serializers import (
+    CartItemAddSerializer,
+    CartItemSerializer,
+    CartItemUpdateSerializer,
+    CartSerializer,
+    CheckoutSerializer,
+    OrderDetailSerializer,
+    OrderListSerializer,
+    OrderTransitionSerializer,
+)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+ShortStockSerializer = inline_serializer(
+    "InsufficientStockError",
+    {
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "lines": inline_serializer(
+            "ShortLine",
+            {
+                "product": serializers.IntegerField(),
+                "requested": serializers.IntegerField(),
+                "available": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+    },
+)
+ERROR = OpenApiTypes.OBJECT
+
+
+def _is_staff(request) -> bool:
+    return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+def _cart_payload(cart) -> dict:
+    items = selectors.cart_items(cart=cart)
+    return CartSerializer({"items": items, "subtotal": services.cart_subtotal(items=items)}).data
+
+
+# ------------------------------------------------------------------------------
+# Cart
+# ------------------------------------------------------------------------------
+class CartView(APIView):
+    """The signed-in user's cart."""
+
+    @extend_schema(responses=CartSerializer, operation_id="cart_retrieve")
+    def get(self, request):
+        return Response(_cart_payload(selectors.cart_get_for_user(user=request.user)))
+
+
+class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Lines of the signed-in user's cart."""
+
+    serializer_class = CartItemSerializer
+    http_method_names = ("post", "patch", "delete", "head", "options")
+    filter_backends = ()
+
+    def get_object(self):
+        cart = selectors.cart_get_for_user(user=self.request.user)
+        item = selectors.cart_item_get(cart=cart, item_id=self.kwargs.get("pk"))
+        if item is None:
+            raise Http404("No such cart item.")
+        return item
+
+    def get_queryset(self):  # for the schema only
+        return CartItemSerializer.Meta.model.objects.none()
+
+    @extend_schema(
+        request=CartItemAddSerializer,
+        responses={201: CartItemSerializer},
+        description="Add a product (adding to its quantity when already in the cart). "
+        "Quantities above what is available are refused on `quantity`.",
+    )
+    def create(self, request):
+        data = CartItemAddSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = services.cart_get_or_create(user=request.user)
+        item = services.cart_item_add(
+            cart=cart,
+            product_id=data.validated_data["product"],
+            quantity=data.validated_data["quantity"],
+        )
+        return Response(CartItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CartItemUpdateSerializer, responses=CartItemSerializer)
+    def partial_update(self, request, pk=None):
+        item = self.get_object()
+        data = CartItemUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = services.cart_item_update(item=item, **data.validated_data)
+        return Response(CartItemSerializer(item).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        services.cart_item_remove(item=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ------------------------------------------------------------------------------
+# Orders
+# ------------------------------------------------------------------------------
+class IsStaff(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return _is_staff(request)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("all", bool, description="Staff: every order, not only their own"),
+            OpenApiParameter("page_size", int, description="Items per page, up to 100"),
+        ]
+    ),
+    retrieve=extend_schema(responses={200: OrderDetailSerializer, 404: ERROR}),
+)
+class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+    """The user's orders (staff: any order), checkout, cancel and staff transitions."""
+
+    lookup_field = "number"
+    lookup_value_regex = r"[A-Za-z0-9\-]{1,20}"
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        if self.action == "list":
+            show_all = _is_staff(self.request) and self.request.query_params.get("all") in (
+                "true",
+                "1",
+            )
+            return selectors.order_list(user=None if show_all else self.request.user)
+        return selectors.order_detail_queryset()
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return OrderListSerializer
+        if self.action == "create":
+            return CheckoutSerializer
+        if self.action == "transition":
+            return OrderTransitionSerializer
+        return OrderDetailSerializer
+
+    def get_throttles(self):
+        if self.action == "create":
+            self.throttle_scope = "checkout"
+            return [*super().get_throttles(), ScopedRateThrottle()]
+        return super().get_throttles()
+
+    def get_object(self):
+        order = selectors.order_get_for_user(
+            number=self.kwargs[self.lookup_field], user=self.request.user
+        )
+        if order is None:
+            raise Http404("No such order.")
+        return order
+
+    def _detail(self, order, status_code=status.HTTP_200_OK):
+        order = selectors.order_get_for_user(number=order.number, user=self.request.user)
+        return Response(OrderDetailSerializer(order).data, status=status_code)
+
+    @extend_schema(
+        request=CheckoutSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A key chosen by the client, unique per checkout attempt "
+                "(a UUID); retrying with the same key and body returns the same order.",
+            )
+        ],
+        responses={
+            201: OrderDetailSerializer,
+            200: OpenApiResponse(OrderDetailSerializer, "Replay of an earlier request."),
+            400: OpenApiResponse(ERROR, "Bad field, missing Idempotency-Key, or `cart_empty`."),
+            403: OpenApiResponse(ERROR, "`email_not_verified`."),
+            409: OpenApiResponse(
+                ShortStockSerializer,
+                "`insufficient_stock` with the short lines (nothing written), "
+                "or `product_unavailable`.",
+            ),
+            422: OpenApiResponse(ERROR, "`idempotency_key_reused` with another body."),
+        },
+        examples=[
+            OpenApiExample(
+                "Checkout",
+                request_only=True,
+                value={
+                    "shipping_address": {
+                        "full_name": "Ada Lovelace",
+                        "line1": "12 St James's Square",
+                        "city": "London",
+                        "postal_code": "SW1Y 4JH",
+                        "country": "GB",
+                    }
+                },
+            )
+        ],
+        description="Turn the cart into an order in `pending_payment` with its stock reserved.",
+    )
+    def create(self, request):
+        key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+        if not key:
+            raise exceptions.ValidationError({IDEMPOTENCY_HEADER: ["This header is required."]})
+        if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise exceptions.ValidationError(
+                {IDEMPOTENCY_HEADER: [f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]}
+            )
+        data = CheckoutSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order, created = services.order_checkout(
+            user=request.user,
+            shipping_address=data.validated_data["shipping_address"],
+            idempotency_key=key,
+        )
+        return self._detail(order, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=None,
+        responses={200: OrderDetailSerializer, 404: ERROR, 409: ERROR},
+        description="Cancel an unpaid order (owner or staff); its reserved stock is released.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, number=None):
+        order = self.get_object()
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            raise InvalidTransition(
+                order.status, OrderStatus.CANCELLED, "Only unpaid orders can be cancelled here."
+            )
+        services.order_transition(
+            order=order,
+            to_status=OrderStatus.CANCELLED,
+            actor=request.user,
+            note="Cancelled by the customer."
+            if order.user_id == request.user.pk
+            else "Cancelled by staff.",
+        )
+        return self._detail(order)
+
+    @extend_schema(
+        request=OrderTransitionSerializer,
+        responses={200: OrderDetailSerializer, 404: ERROR, 409: ERROR},
+        description="Staff: move the order to another status along the lifecycle.",
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def transition(self, request, number=None):
+        order = self.get_object()
+        data = OrderTransitionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.order_transition(
+            order=order,
+            to_status=data.validated_data["status"],
+            actor=request.user,
+            note=data.validated_data["note"],
+        )
+        return self._detail(order)
+
+
+router = SimpleRouter()
+router.register("cart/items", CartItemViewSet, basename="cart-item")
+router.register("orders", OrderViewSet, basename="order")
+
+urlpatterns = [
+    path("cart/", CartView.as_view(), name="cart"),
+    *router.urls,
+]

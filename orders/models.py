@@ -1,0 +1,195 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Cart(models.Model):
+    """A shopper's cart: one per user, or one per anonymous web session (user empty)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="cart",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Cart {self.pk} of {self.user or 'a guest'}"
+
+
+MAX_LINE_QUANTITY = 1000
+
+
+class CartItem(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(
+        "catalog.Product", on_delete=models.CASCADE, related_name="cart_items"
+    )
+    quantity = models.PositiveIntegerField()
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("added_at", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("cart", "product"), name="orders_cartitem_one_per_product"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1) & Q(quantity__lte=MAX_LINE_QUANTITY),
+                name="orders_cartitem_quantity_1_to_1000",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x product {self.product_id}"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "Pending payment"
+    PAID = "paid", "Paid"
+    PROCESSING = "processing", "Processing"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    REFUNDED = "refunded", "Refunded"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+
+class Order(models.Model):
+    """A placed order: prices, names and the address are snapshots taken at checkout."""
+
+    Status = OrderStatus
+
+    number = models.CharField(max_length=20, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    email = models.EmailField(max_length=254)
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT
+    )
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    shipping = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    shipping_address = models.JSONField()
+    placed_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    reservation_expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-placed_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=OrderStatus.values), name="orders_order_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0) & Q(shipping__gte=0),
+                name="orders_order_amounts_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=F("subtotal") + F("shipping")),
+                name="orders_order_total_is_subtotal_plus_shipping",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-placed_at", "-id"], name="orders_order_user_placed"),
+            models.Index(fields=["status", "-placed_at"], name="orders_order_status_placed"),
+            models.Index(fields=["-placed_at", "-id"], name="orders_order_placed"),
+        ]
+
+    def __str__(self):
+        return f"Order {self.number}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(
+        "catalog.Product",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="order_lines",
+    )
+    sku = models.CharField("SKU", max_length=64)
+    name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    line_total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1) & Q(quantity__lte=MAX_LINE_QUANTITY),
+                name="orders_orderline_quantity_1_to_1000",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="orders_orderline_unit_price_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(line_total=F("unit_price") * F("quantity")),
+                name="orders_orderline_total_is_price_times_quantity",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.name}"
+
+
+class OrderEvent(models.Model):
+    """One step of an order's history; `from_status` is empty for the order being placed."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True, choices=OrderStatus.choices)
+    to_status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField()
+    # Set once the shopper has been emailed about this step, so a repeated task sends nothing.
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ("at", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(to_status__in=OrderStatus.values), name="orders_event_to_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class IdempotencyRecord(models.Model):
+    """A checkout request's Idempotency-Key: one order per (user, key), tied to its body."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    # Empty only inside the checkout transaction that is making the order.
+    order = models.OneToOneField(
+        Order, null=True, blank=True, on_delete=models.CASCADE, related_name="idempotency"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("user", "key"), name="orders_idempotency_user_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} -> {self.order_id}"

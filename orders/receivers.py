@@ -1,0 +1,24 @@
+"""Receivers of other apps' signals; each hands over to a service."""
+
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+
+from inventory.signals import reservation_expired
+
+from . import services
+from .selectors import GUEST_CART_SESSION_KEY
+
+
+@receiver(user_logged_in, dispatch_uid="orders_merge_guest_cart")
+def merge_guest_cart(sender, request, user, **kwargs):
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    cart_id = session.pop(GUEST_CART_SESSION_KEY, None)
+    if cart_id is not None:
+        services.cart_merge_guest_into_user(guest_cart_id=cart_id, user=user)
+
+
+@receiver(reservation_expired, dispatch_uid="orders_expire_unpaid_order")
+def expire_unpaid_order(sender, reference, **kwargs):
+    services.order_expire_for_reference(reference=reference)

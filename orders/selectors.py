@@ -1,0 +1,84 @@
+"""Reads of carts and orders, with the joins and prefetches each page needs."""
+
+from django.db.models import Count, Prefetch, QuerySet, Sum
+
+from .models import Cart, CartItem, Order, OrderEvent, OrderLine
+
+# Where a guest's cart id lives in the Django session.
+GUEST_CART_SESSION_KEY = "cart_id"
+
+
+def cart_items(*, cart: Cart | None) -> list[CartItem]:
+    """Return the cart's items with products and `line_total`, oldest first ([] without a cart)."""
+    if cart is None or cart.pk is None:
+        return []
+    items = list(cart.items.select_related("product").order_by("added_at", "id"))
+    for item in items:
+        item.line_total = item.product.price * item.quantity
+    return items
+
+
+def cart_get_for_user(*, user) -> Cart | None:
+    return Cart.objects.filter(user=user).first()
+
+
+def cart_get_for_guest(*, cart_id) -> Cart | None:
+    """Return the anonymous cart with that id, if it still exists and belongs to nobody."""
+    try:
+        cart_id = int(cart_id)
+    except (TypeError, ValueError):
+        return None
+    return Cart.objects.filter(pk=cart_id, user__isnull=True).first()
+
+
+def cart_item_get(*, cart: Cart | None, item_id) -> CartItem | None:
+    if cart is None:
+        return None
+    try:
+        item_id = int(item_id)
+    except (TypeError, ValueError):
+        return None
+    return cart.items.select_related("product").filter(pk=item_id).first()
+
+
+def order_list(*, user=None, status: str | None = None) -> QuerySet[Order]:
+    """Orders newest first with their line and unit counts; `user=None` means every order."""
+    queryset = Order.objects.annotate(
+        line_count=Count("lines"), item_count=Sum("lines__quantity")
+    ).order_by("-placed_at", "-id")
+    if user is not None:
+        queryset = queryset.filter(user=user)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def order_detail_queryset() -> QuerySet[Order]:
+    """Orders with user, lines, events (with actors) and, once payments exists, payments."""
+    queryset = Order.objects.select_related("user").prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
+        Prefetch(
+            "events", queryset=OrderEvent.objects.select_related("actor").order_by("at", "id")
+        ),
+    )
+    if hasattr(Order, "payments"):
+        payments = Order.payments.field.model.objects.order_by("created_at", "id")
+        queryset = queryset.prefetch_related(Prefetch("payments", queryset=payments))
+    return queryset
+
+
+def order_get_for_user(*, number: str, user) -> Order | None:
+    """Return the order with that number if the user may see it (staff see every order)."""
+    if user is None or not user.is_authenticated:
+        return None
+    queryset = order_detail_queryset().filter(number=str(number)[:20])
+    if not user.is_staff:
+        queryset = queryset.filter(user=user)
+    return queryset.first()
+
+
+def order_payments(*, order: Order) -> list:
+    """Return the order's payments (prefetched), or [] while payments has no model."""
+    if not hasattr(Order, "payments"):
+        return []
+    return list(order.payments.all())

@@ -1,0 +1,159 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import MAX_LINE_QUANTITY, CartItem, Order, OrderEvent, OrderLine, OrderStatus
+
+# ------------------------------------------------------------------------------
+# Cart
+# ------------------------------------------------------------------------------
+
+
+class CartItemSerializer(serializers.ModelSerializer):
+    unit_price = serializers.DecimalField(
+        source="product.price", max_digits=10, decimal_places=2, read_only=True
+    )
+    line_total = serializers.SerializerMethodField()
+    name = serializers.CharField(source="product.name", read_only=True)
+
+    class Meta:
+        model = CartItem
+        fields = ("id", "product", "name", "quantity", "unit_price", "line_total")
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2))
+    def get_line_total(self, item) -> str:
+        return f"{item.product.price * item.quantity:.2f}"
+
+
+class CartSerializer(serializers.Serializer):
+    items = CartItemSerializer(many=True)
+    subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class CartItemAddSerializer(serializers.Serializer):
+    product = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
+
+
+class CartItemUpdateSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
+
+
+# ------------------------------------------------------------------------------
+# Orders
+# ------------------------------------------------------------------------------
+
+
+class ShippingAddressSerializer(serializers.Serializer):
+    full_name = serializers.CharField(max_length=200, trim_whitespace=True)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100)
+    postal_code = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,11}$",
+        max_length=12,
+        error_messages={"invalid": "Enter a valid postal code."},
+    )
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$",
+        max_length=2,
+        help_text="ISO 3166-1 alpha-2 country code, e.g. DE.",
+        error_messages={"invalid": "Enter a two-letter country code, such as DE."},
+    )
+
+    def validate_country(self, value):
+        return value.upper()
+
+    def validate_postal_code(self, value):
+        return value.upper()
+
+
+class CheckoutSerializer(serializers.Serializer):
+    shipping_address = ShippingAddressSerializer()
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = ("product", "sku", "name", "unit_price", "quantity", "line_total")
+        read_only_fields = fields
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(source="to_status")
+
+    class Meta:
+        model = OrderEvent
+        fields = ("status", "from_status", "at", "note")
+        read_only_fields = fields
+
+
+class OrderPaymentSerializer(serializers.Serializer):
+    """A payment of the order, read through `order.payments` (payments owns the model)."""
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField(default=settings.SHOP_CURRENCY)
+    gateway = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class OrderListSerializer(serializers.ModelSerializer):
+    item_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Order
+        fields = (
+            "number",
+            "status",
+            "subtotal",
+            "shipping",
+            "total",
+            "currency",
+            "item_count",
+            "placed_at",
+            "paid_at",
+            "reservation_expires_at",
+        )
+        read_only_fields = fields
+
+
+class OrderDetailSerializer(serializers.ModelSerializer):
+    lines = OrderLineSerializer(many=True, read_only=True)
+    events = OrderEventSerializer(many=True, read_only=True)
+    payments = serializers.SerializerMethodField()
+    email = serializers.EmailField(read_only=True)
+    shipping_address = ShippingAddressSerializer(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = (
+            "number",
+            "status",
+            "email",
+            "lines",
+            "subtotal",
+            "shipping",
+            "total",
+            "currency",
+            "shipping_address",
+            "placed_at",
+            "paid_at",
+            "reservation_expires_at",
+            "events",
+            "payments",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(OrderPaymentSerializer(many=True))
+    def get_payments(self, order):
+        if not hasattr(Order, "payments"):
+            return []
+        return OrderPaymentSerializer(order.payments.all(), many=True).data
+
+
+class OrderTransitionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

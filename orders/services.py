@@ -1,0 +1,414 @@
+"""Writes to carts and orders: cart changes, checkout, and the order lifecycle."""
+
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from catalog.models import Product
+from inventory import selectors as inventory_selectors
+from inventory import services as inventory_services
+
+from .errors import (
+    CartEmpty,
+    EmailNotVerified,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    ProductUnavailable,
+)
+from .models import (
+    MAX_LINE_QUANTITY,
+    Cart,
+    CartItem,
+    IdempotencyRecord,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
+from .selectors import cart_get_for_guest
+from .signals import order_refund_requested
+
+logger = logging.getLogger(__name__)
+
+S = OrderStatus
+
+# The one transition table: status -> the statuses it may move to.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.EXPIRED}),
+    S.PAID: frozenset({S.PROCESSING, S.CANCELLED}),
+    S.PROCESSING: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.DELIVERED}),
+    S.DELIVERED: frozenset({S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+}
+
+# Steps the shopper is emailed about (the order being placed has to_status pending_payment).
+NOTIFIED_STATUSES = frozenset({S.PENDING_PAYMENT, S.SHIPPED, S.DELIVERED, S.CANCELLED, S.EXPIRED})
+
+NUMBER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+
+
+def _now():
+    return timezone.now()
+
+
+# ------------------------------------------------------------------------------
+# Cart
+# ------------------------------------------------------------------------------
+def _check_quantity(quantity: int, field: str = "quantity") -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise ValidationError({field: ["Enter a whole number."]})
+    if quantity < 1:
+        raise ValidationError({field: ["Must be at least 1."]})
+    if quantity > MAX_LINE_QUANTITY:
+        raise ValidationError({field: [f"At most {MAX_LINE_QUANTITY} per product."]})
+    return quantity
+
+
+def _check_available(product: Product, quantity: int) -> None:
+    available = inventory_selectors.stock_available(product_ids=[product.pk])[product.pk]
+    if quantity > available:
+        message = (
+            f"Only {available} of {product.name} available."
+            if available
+            else f"{product.name} is out of stock."
+        )
+        raise ValidationError({"quantity": [message]})
+
+
+def _sellable_product(product_id) -> Product:
+    product = Product.objects.filter(pk=product_id, active=True).first()
+    if product is None:
+        raise ValidationError({"product": ["Unknown or unavailable product."]})
+    return product
+
+
+@transaction.atomic
+def cart_get_or_create(*, user=None) -> Cart:
+    """Return the user's cart, made on first use; without a user, a new guest cart."""
+    if user is None:
+        return Cart.objects.create()
+    cart, _ = Cart.objects.get_or_create(user=user)
+    return cart
+
+
+@transaction.atomic
+def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
+    """Add a product to the cart (adding to its quantity if present), within what is available."""
+    _check_quantity(quantity)
+    product = _sellable_product(product_id)
+    item = CartItem.objects.select_for_update().filter(cart=cart, product=product).first()
+    total = quantity + (item.quantity if item else 0)
+    if total > MAX_LINE_QUANTITY:
+        raise ValidationError({"quantity": [f"At most {MAX_LINE_QUANTITY} per product."]})
+    _check_available(product, total)
+    if item is None:
+        item = CartItem.objects.create(cart=cart, product=product, quantity=total)
+    else:
+        item.quantity = total
+        item.save(update_fields=["quantity"])
+    Cart.objects.filter(pk=cart.pk).update(updated_at=_now())
+    return item
+
+
+@transaction.atomic
+def cart_item_update(*, item: CartItem, quantity: int) -> CartItem:
+    """Set a cart line's quantity, within what is available."""
+    _check_quantity(quantity)
+    _check_available(item.product, quantity)
+    item.quantity = quantity
+    item.save(update_fields=["quantity"])
+    return item
+
+
+@transaction.atomic
+def cart_item_remove(*, item: CartItem) -> None:
+    item.delete()
+
+
+@transaction.atomic
+def cart_merge(*, source: Cart, target: Cart) -> int:
+    """Move the guest cart's lines into the user's cart (summing, capped at 1000)."""
+    if source.pk == target.pk:
+        return 0
+    existing = {
+        item.product_id: item for item in CartItem.objects.select_for_update().filter(cart=target)
+    }
+    moved = 0
+    for item in CartItem.objects.filter(cart=source):
+        mine = existing.get(item.product_id)
+        if mine is None:
+            CartItem.objects.create(cart=target, product_id=item.product_id, quantity=item.quantity)
+        else:
+            mine.quantity = min(mine.quantity + item.quantity, MAX_LINE_QUANTITY)
+            mine.save(update_fields=["quantity"])
+        moved += 1
+    source.delete()
+    return moved
+
+
+def cart_subtotal(*, items) -> Decimal:
+    return sum((item.product.price * item.quantity for item in items), Decimal("0.00"))
+
+
+# ------------------------------------------------------------------------------
+# Checkout
+# ------------------------------------------------------------------------------
+def shipping_for(*, subtotal: Decimal) -> Decimal:
+    """Return the shipping charge: flat, or free from SHIPPING_FREE_OVER upwards."""
+    free_over = str(settings.SHIPPING_FREE_OVER or "").strip()
+    if free_over and subtotal >= Decimal(free_over):
+        return Decimal("0.00")
+    return Decimal(str(settings.SHIPPING_FLAT_RATE or "0")).quantize(Decimal("0.01"))
+
+
+def request_hash(body: Mapping) -> str:
+    """Return a stable hash of a checkout body (key order and spacing do not matter)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _order_number(now) -> str:
+    suffix = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(6))
+    return f"{now:%y%m%d}-{suffix}"
+
+
+def _unused_order_number(now) -> str:
+    for _ in range(10):
+        number = _order_number(now)
+        if not Order.objects.filter(number=number).exists():
+            return number
+    raise RuntimeError("Could not find a free order number.")  # pragma: no cover
+
+
+def _replay(record: IdempotencyRecord, body_hash: str) -> Order:
+    if record.request_hash != body_hash:
+        raise IdempotencyKeyReused()
+    return record.order
+
+
+def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> tuple[Order, bool]:
+    """Turn the user's cart into a pending order with its stock reserved; return (order, created).
+
+    The same key with the same address returns the order it made; with another address it is
+    refused. Short stock raises InsufficientStock and writes nothing (the key is not used up).
+    """
+    if not user.email_verified:
+        raise EmailNotVerified()
+    address = dict(shipping_address)
+    body_hash = request_hash({"shipping_address": address})
+    record = (
+        IdempotencyRecord.objects.select_related("order")
+        .filter(user=user, key=idempotency_key, order__isnull=False)
+        .first()
+    )
+    if record is not None:
+        return _replay(record, body_hash), False
+
+    with transaction.atomic():
+        try:
+            # Claim the key first: a concurrent request with the same key waits here
+            # until this one commits (then replays it) or rolls back (then goes on).
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    user=user, key=idempotency_key, request_hash=body_hash
+                )
+        except IntegrityError:
+            record = IdempotencyRecord.objects.select_related("order").get(
+                user=user, key=idempotency_key
+            )
+            return _replay(record, body_hash), False
+
+        # One checkout per cart at a time: a second key for the same cart waits here.
+        cart = Cart.objects.select_for_update().filter(user=user).first()
+        items = list(cart.items.select_related("product").order_by("id")) if cart else []
+        if not items:
+            raise CartEmpty()
+        inactive = {item.product_id for item in items if not item.product.active}
+        if inactive:
+            raise ProductUnavailable(inactive)
+
+        now = _now()
+        number = _unused_order_number(now)
+        expires_at = now + timedelta(minutes=settings.RESERVATION_MINUTES)
+        demand: dict[int, int] = {}
+        for item in items:
+            demand[item.product_id] = demand.get(item.product_id, 0) + item.quantity
+        inventory_services.stock_reserve(
+            lines=demand, reference=number, expires_at=expires_at, actor=user
+        )
+
+        subtotal = cart_subtotal(items=items)
+        shipping = shipping_for(subtotal=subtotal)
+        order = Order.objects.create(
+            number=number,
+            user=user,
+            email=user.email,
+            status=S.PENDING_PAYMENT,
+            subtotal=subtotal,
+            shipping=shipping,
+            total=subtotal + shipping,
+            currency=settings.SHOP_CURRENCY,
+            shipping_address=address,
+            placed_at=now,
+            reservation_expires_at=expires_at,
+        )
+        OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    product=item.product,
+                    sku=item.product.sku,
+                    name=item.product.name,
+                    unit_price=item.product.price,
+                    quantity=item.quantity,
+                    line_total=item.product.price * item.quantity,
+                )
+                for item in items
+            ]
+        )
+        event = OrderEvent.objects.create(
+            order=order,
+            from_status="",
+            to_status=S.PENDING_PAYMENT,
+            actor=user,
+            note="Order placed.",
+            at=now,
+        )
+        record.order = order
+        record.save(update_fields=["order"])
+        CartItem.objects.filter(cart=cart).delete()
+        _queue_notification(event)
+    return order, True
+
+
+# ------------------------------------------------------------------------------
+# Lifecycle
+# ------------------------------------------------------------------------------
+def transition_allowed(*, from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, ())
+
+
+def _lines_by_product(order: Order) -> dict[int, int]:
+    demand: dict[int, int] = {}
+    for product_id, quantity in order.lines.values_list("product_id", "quantity"):
+        if product_id is not None:
+            demand[product_id] = demand.get(product_id, 0) + quantity
+    return demand
+
+
+@transaction.atomic
+def order_transition(*, order: Order, to_status: str, actor=None, note: str = "") -> Order:
+    """Move the order along the transition table, with its stock side effects and an event.
+
+    -> paid commits the reservations; pending_payment -> cancelled/expired releases them;
+    paid|processing -> cancelled puts the goods back on the shelf and asks payments to refund.
+    """
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    from_status = locked.status
+    if to_status not in S.values or not transition_allowed(
+        from_status=from_status, to_status=to_status
+    ):
+        raise InvalidTransition(from_status, to_status)
+
+    now = _now()
+    locked.status = to_status
+    fields = ["status", "updated_at"]
+    if to_status == S.PAID:
+        inventory_services.reservations_commit(reference=locked.number, actor=actor)
+        locked.paid_at = now
+        fields.append("paid_at")
+    elif from_status == S.PENDING_PAYMENT and to_status in (S.CANCELLED, S.EXPIRED):
+        inventory_services.reservations_release(reference=locked.number, actor=actor)
+    elif to_status == S.CANCELLED:  # from paid or processing: nothing has left the warehouse
+        lines = _lines_by_product(locked)
+        if lines:
+            inventory_services.stock_return(lines=lines, reference=locked.number, actor=actor)
+    locked.save(update_fields=fields)
+    event = OrderEvent.objects.create(
+        order=locked,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if getattr(actor, "pk", None) else None,
+        note=note[:500],
+        at=now,
+    )
+    if to_status == S.CANCELLED and from_status in (S.PAID, S.PROCESSING):
+        order_refund_requested.send(sender=Order, order=locked, actor=actor)
+    _queue_notification(event)
+
+    # Callers keep using the instance they passed in.
+    order.status, order.paid_at, order.updated_at = locked.status, locked.paid_at, locked.updated_at
+    return locked
+
+
+def order_expire_for_reference(*, reference: str) -> Order | None:
+    """Expire the still-unpaid order whose reservations just expired; None when there is none."""
+    order = Order.objects.filter(number=reference, status=S.PENDING_PAYMENT).first()
+    if order is None:
+        return None
+    try:
+        return order_transition(
+            order=order, to_status=S.EXPIRED, note="Payment was not received in time."
+        )
+    except InvalidTransition:  # paid or cancelled in the meantime
+        return None
+
+
+@transaction.atomic
+def cart_merge_guest_into_user(*, guest_cart_id, user) -> int:
+    """Merge the anonymous cart with that id into the user's cart; return lines moved."""
+    guest = cart_get_for_guest(cart_id=guest_cart_id)
+    if guest is None:
+        return 0
+    target = cart_get_or_create(user=user)
+    return cart_merge(source=guest, target=target)
+
+
+# ------------------------------------------------------------------------------
+# Emails
+# ------------------------------------------------------------------------------
+def _queue_notification(event: OrderEvent) -> None:
+    if event.to_status not in NOTIFIED_STATUSES:
+        return
+    from .tasks import order_event_notify  # tasks import services; import here, not at top
+
+    event_id = event.pk
+    transaction.on_commit(lambda: order_event_notify.delay(event_id))
+
+
+def order_event_notify(*, event_id: int) -> bool:
+    """Email the shopper about one step of their order, once; return whether mail was sent."""
+    with transaction.atomic():
+        claimed = OrderEvent.objects.filter(
+            pk=event_id, notified_at__isnull=True, to_status__in=NOTIFIED_STATUSES
+        ).update(notified_at=_now())
+        if not claimed:
+            return False
+        event = OrderEvent.objects.select_related("order").get(pk=event_id)
+        order = event.order
+        kind = "confirmation" if event.to_status == S.PENDING_PAYMENT else event.to_status
+        lines = list(order.lines.order_by("id"))
+        context = {
+            "order": order,
+            "lines": lines,
+            "event": event,
+            "shop_name": settings.SHOP_NAME,
+            "order_url": f"{settings.SITE_URL.rstrip('/')}/orders/{order.number}/",
+        }
+        subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()
+        body = render_to_string(f"orders/email/{kind}.txt", context)
+        # Sent inside the transaction: if sending fails, the claim rolls back and a retry sends.
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+    return True
