@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test test-fast lint format bench worker beat clean
+.PHONY: run test test-fast test-browser lint format bench worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,21 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver $(HOST)
 
+## axe-core for the browser suite's accessibility checks (pinned in package-lock.json).
+node_modules/.package-lock.json: package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the browser suite's accessibility checks cannot run" >&2; fi
+
 ## Run the whole suite; PostgreSQL and Redis are used when they answer on 127.0.0.1.
-test: $(VENV)/.installed
+## The browser suite (tests/browser) needs /usr/bin/chromium; without it those tests skip (fail under CI).
+test: $(VENV)/.installed node_modules/.package-lock.json
 	@exports="$$($(BIN)/python tests/service_env.py)" || exit 1; eval "$$exports"; \
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Only the browser suite (Playwright + Chromium); screenshots go to artifacts/screenshots/.
+test-browser: $(VENV)/.installed node_modules/.package-lock.json
+	@exports="$$($(BIN)/python tests/service_env.py)" || exit 1; eval "$$exports"; \
+	$(BIN)/pytest tests/browser -m browser $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -45,4 +56,4 @@ beat: $(VENV)/.installed
 	$(BIN)/celery -A config beat --loglevel=info
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache node_modules artifacts
