@@ -1,9 +1,11 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.contrib.auth.forms import UserCreationForm as BaseUserCreationForm
 
-from .models import User
+from . import services
+from .models import AuthEvent, Session, User
 
 
 class UserCreationForm(BaseUserCreationForm):
@@ -16,6 +18,31 @@ class UserChangeForm(BaseUserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+
+class SessionInlineForm(forms.ModelForm):
+    revoke = forms.BooleanField(required=False, label="Revoke")
+
+    class Meta:
+        model = Session
+        fields = ()
+
+
+class SessionInline(admin.TabularInline):
+    """The user's active sessions; tick "Revoke" and save to end one."""
+
+    model = Session
+    form = SessionInlineForm
+    fields = ("kind", "device_name", "platform", "ip_address", "created_at", "last_seen_at", "revoke")
+    readonly_fields = ("kind", "device_name", "platform", "ip_address", "created_at", "last_seen_at")
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "active sessions"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(revoked_at__isnull=True)
 
 
 @admin.register(User)
@@ -37,3 +64,121 @@ class UserAdmin(BaseUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    inlines = (SessionInline,)
+    actions = ("deactivate", "revoke_sessions")
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        deactivated = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivated:
+            count = services.user_deactivate(user=obj, actor=request.user)
+            self.message_user(request, f"{obj} is deactivated; {count} session(s) ended.")
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Session:
+            return super().save_formset(request, form, formset, change)
+        ended = 0
+        for inline_form in formset.forms:
+            if inline_form.cleaned_data.get("revoke") and inline_form.instance.pk:
+                ended += services.session_revoke(
+                    session_id=inline_form.instance.pk, reason="staff", actor=request.user
+                )
+        if ended:
+            self.message_user(request, f"{ended} session(s) ended.")
+
+    @admin.action(description="Deactivate selected users (ends their sessions)")
+    def deactivate(self, request, queryset):
+        count = 0
+        for user in queryset:
+            services.user_deactivate(user=user, actor=request.user)
+            count += 1
+        self.message_user(request, f"{count} user(s) deactivated.")
+
+    @admin.action(description="End every session of the selected users")
+    def revoke_sessions(self, request, queryset):
+        ended = sum(
+            services.sessions_revoke_for_user(user=user, reason="staff", actor=request.user)
+            for user in queryset
+        )
+        self.message_user(request, f"{ended} session(s) ended.")
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (("active", "Active"), ("revoked", "Revoked"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "user",
+        "kind",
+        "device_name",
+        "platform",
+        "ip_address",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+        "revoked_at",
+        "revoke_reason",
+    )
+    list_filter = (ActiveFilter, "kind", "revoke_reason", "created_at")
+    search_fields = ("user__email", "device_name", "ip_address")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    actions = ("revoke",)
+    readonly_fields = [f.name for f in Session._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: deleting a row would not end its cached session
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("accounts.change_session")
+
+    @admin.action(description="Revoke selected sessions", permissions=("revoke",))
+    def revoke(self, request, queryset):
+        ended = sum(
+            services.session_revoke(session_id=pk, reason="staff", actor=request.user)
+            for pk in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{ended} session(s) revoked.")
+
+
+@admin.register(AuthEvent)
+class AuthEventAdmin(admin.ModelAdmin):
+    """The audit log: read-only."""
+
+    list_display = ("at", "kind", "email", "user", "ip_address", "session")
+    list_filter = ("kind", "at")
+    search_fields = ("email", "user__email", "ip_address")
+    list_select_related = ("user", "session")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuthEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,6 +1,9 @@
+import uuid
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -77,3 +80,137 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.first_name or self.email
+
+
+class Session(models.Model):
+    """One login on one device (an API client or a web browser); revoked, it ends at once."""
+
+    class Kind(models.TextChoices):
+        API = "api", "API"
+        WEB = "web", "Web"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_sessions")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.API)
+    device_name = models.CharField(max_length=120, blank=True)
+    platform = models.CharField(max_length=60, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(help_text="Absolute end of the session, whatever happens.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [
+            # Active sessions of a user, newest first (sessions list, revoke all).
+            models.Index(
+                fields=["user", "-created_at"],
+                condition=Q(revoked_at__isnull=True),
+                name="accounts_session_user_active",
+            ),
+            # Purge: sessions past their end or revoked long ago.
+            models.Index(fields=["expires_at"], name="accounts_session_expires"),
+            models.Index(fields=["revoked_at"], name="accounts_session_revoked"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")),
+                name="accounts_session_expires_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | ~Q(revoke_reason=""),
+                name="accounts_session_revoked_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} · {self.device_name or self.kind} · {self.pk}"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
+
+
+class RefreshToken(models.Model):
+    """One issued refresh token; spent once, it points at the token that replaced it."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="refresh_tokens")
+    issued_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces"
+    )
+
+    class Meta:
+        ordering = ("-issued_at",)
+        indexes = [
+            models.Index(fields=["session", "-issued_at"], name="accounts_refresh_session"),
+            models.Index(fields=["expires_at"], name="accounts_refresh_expires"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("issued_at")),
+                name="accounts_refresh_expires_after_issued",
+            ),
+            # A token is replaced only when it is spent.
+            models.CheckConstraint(
+                condition=Q(replaced_by__isnull=True) | Q(used_at__isnull=False),
+                name="accounts_refresh_replaced_only_when_used",
+            ),
+        ]
+
+    def __str__(self):
+        return self.jti
+
+
+class AuthEvent(models.Model):
+    """Append-only audit log of authentication operations."""
+
+    class Kind(models.TextChoices):
+        REGISTER = "register", "Registered"
+        REGISTER_EXISTING = "register_existing", "Registration with a taken email"
+        EMAIL_VERIFIED = "email_verified", "Email verified"
+        VERIFICATION_SENT = "verification_sent", "Verification email sent"
+        LOGIN = "login", "Login"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOGIN_LOCKED = "login_locked", "Login refused: locked out"
+        LOGIN_UNVERIFIED = "login_unverified", "Login refused: email not verified"
+        REFRESH = "refresh", "Token refreshed"
+        REFRESH_ROTATED = "refresh_rotated", "Previous refresh token in grace window"
+        REFRESH_REUSE = "refresh_reuse", "Refresh token reused: session revoked"
+        LOGOUT = "logout", "Logout"
+        LOGOUT_ALL = "logout_all", "Logout everywhere"
+        SESSION_REVOKED = "session_revoked", "Session revoked"
+        PASSWORD_CHANGE = "password_change", "Password changed"
+        PASSWORD_RESET_REQUEST = "password_reset_request", "Password reset requested"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        USER_DEACTIVATED = "user_deactivated", "User deactivated"
+
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="auth_events"
+    )
+    email = models.CharField(max_length=254, blank=True, help_text="The email as attempted.")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+        indexes = [
+            models.Index(fields=["user", "-at"], name="accounts_event_user"),
+            models.Index(fields=["email", "-at"], name="accounts_event_email"),
+            models.Index(fields=["kind", "-at"], name="accounts_event_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.email or self.user_id} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,27 @@
+"""Celery tasks of accounts: each takes ids, calls one service and is safe to run twice."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="accounts.tasks.email_verification_send", acks_late=True)
+def email_verification_send(user_id: int) -> bool:
+    """Mail the verification link (a second run sends a second, equally valid link)."""
+    return services.verification_email_send(user_id=user_id)
+
+
+@shared_task(name="accounts.tasks.email_account_exists_send", acks_late=True)
+def email_account_exists_send(user_id: int) -> bool:
+    return services.account_exists_email_send(user_id=user_id)
+
+
+@shared_task(name="accounts.tasks.email_password_reset_send", acks_late=True)
+def email_password_reset_send(user_id: int) -> bool:
+    return services.password_reset_email_send(user_id=user_id)
+
+
+@shared_task(name="accounts.tasks.sessions_purge", acks_late=True)
+def sessions_purge() -> dict:
+    """Delete expired refresh-token rows and old sessions (beat: hourly)."""
+    return services.sessions_purge()
