@@ -1,1 +1,218 @@
-urlpatterns = []
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import exceptions, permissions, status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from orders import selectors as orders_selectors
+
+from . import selectors, services
+from .serializers import (
+    PaymentSerializer,
+    PaymentStartSerializer,
+    RefundCreateSerializer,
+    RefundSerializer,
+    WebhookAcceptedSerializer,
+    WebhookEnvelopeSerializer,
+)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+ERROR = OpenApiTypes.OBJECT
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def idempotency_key(request) -> str:
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if not key:
+        raise exceptions.ValidationError({IDEMPOTENCY_HEADER: ["This header is required."]})
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise exceptions.ValidationError(
+            {IDEMPOTENCY_HEADER: [f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]}
+        )
+    return key
+
+
+class OrderPaymentsView(APIView):
+    """An order's payments: the owner starts one; the owner and staff list them."""
+
+    throttle_scope = "checkout"
+
+    def get_throttles(self):
+        if self.request.method == "POST":
+            return [*super().get_throttles(), ScopedRateThrottle()]
+        return super().get_throttles()
+
+    def _order(self, number, *, owner_only: bool):
+        order = orders_selectors.order_get_for_user(number=number, user=self.request.user)
+        if order is None or (owner_only and order.user_id != self.request.user.pk):
+            raise Http404("No such order.")
+        return order
+
+    @extend_schema(
+        operation_id="orders_payments_list",
+        parameters=[OpenApiParameter("page_size", int, description="Items per page, up to 100")],
+        responses={200: PaymentSerializer(many=True)},
+        description="The order's payments, oldest first (owner or staff).",
+    )
+    def get(self, request, number):
+        order = self._order(number, owner_only=False)
+        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+        page = paginator.paginate_queryset(
+            selectors.payment_list_for_order(order=order), request, view=self
+        )
+        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orders_payments_create",
+        request=PaymentStartSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A key chosen by the client, unique per payment attempt; retrying "
+                "with the same key and body answers the same payment.",
+            )
+        ],
+        responses={
+            201: OpenApiResponse(
+                PaymentSerializer,
+                "The payment: `succeeded`, `failed` (declined), `pending` (settles by "
+                "webhook) or `review` (held by the fraud rules; the order stays unpaid).",
+            ),
+            200: OpenApiResponse(PaymentSerializer, "Replay of an earlier request."),
+            400: OpenApiResponse(ERROR, "Bad field (`card_number`) or missing Idempotency-Key."),
+            404: OpenApiResponse(ERROR, "No such order, or not yours."),
+            409: OpenApiResponse(
+                ERROR,
+                "`invalid_transition`: the order is not awaiting payment, or its "
+                "reservation time has run out.",
+            ),
+            422: OpenApiResponse(ERROR, "`idempotency_key_reused` with another body."),
+        },
+        examples=[
+            OpenApiExample(
+                "Dummy card",
+                request_only=True,
+                value={"gateway": "dummy", "card_number": "4242424242424242"},
+            )
+        ],
+        description="Pay an order awaiting payment; the amount is always the order's total.",
+    )
+    def post(self, request, number):
+        key = idempotency_key(request)
+        order = self._order(number, owner_only=True)
+        data = PaymentStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        details = {k: v for k, v in data.validated_data.items() if k != "gateway"}
+        payment, created = services.payment_start(
+            order=order,
+            gateway=data.validated_data["gateway"],
+            details=details,
+            idempotency_key=key,
+            ip_address=client_ip(request),
+        )
+        return Response(
+            PaymentSerializer(payment).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class WebhookView(APIView):
+    """A provider's event: verified over the raw body, stored once, processed once."""
+
+    authentication_classes = ()
+    permission_classes = (permissions.AllowAny,)
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "webhook"
+
+    @extend_schema(
+        operation_id="payments_webhooks_receive",
+        request=WebhookEnvelopeSerializer,
+        auth=[],
+        parameters=[
+            OpenApiParameter(
+                "X-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description='`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` '
+                "with the gateway's webhook secret; at most 5 minutes old.",
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                WebhookAcceptedSerializer,
+                "Stored (or already stored: `duplicate`); processed once, in the background.",
+            ),
+            400: OpenApiResponse(
+                ERROR,
+                "`invalid_signature`, `signature_expired`, `unknown_gateway` or "
+                "`malformed_payload`; nothing changed.",
+            ),
+        },
+        description="Webhook endpoint for payment providers (no authentication: signed).",
+    )
+    def post(self, request, gateway):
+        event, created = services.webhook_receive(
+            gateway=gateway, body=request.body, headers=request.headers
+        )
+        return Response(
+            {
+                "detail": "Received." if created else "Already received.",
+                "event_id": event.event_id,
+                "duplicate": not created,
+            }
+        )
+
+
+class RefundCreateView(APIView):
+    """Staff refund a payment, in full or in part, optionally putting the goods back."""
+
+    permission_classes = (permissions.IsAdminUser,)
+
+    @extend_schema(
+        operation_id="payments_refunds_create",
+        request=RefundCreateSerializer,
+        responses={
+            201: RefundSerializer,
+            400: OpenApiResponse(
+                ERROR,
+                "`refund_exceeds_payment` (more than is left), `restock_not_possible`, "
+                "or a bad field.",
+            ),
+            404: OpenApiResponse(ERROR, "No such payment."),
+            409: OpenApiResponse(ERROR, "`payment_not_refundable`: it never took money."),
+        },
+        description="Refund a payment (staff). A delivered order becomes refunded or "
+        "partially_refunded; with restock the goods return to stock.",
+    )
+    def post(self, request, payment_id):
+        payment = selectors.payment_get(payment_id=payment_id)
+        if payment is None:
+            raise Http404("No such payment.")
+        data = RefundCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = services.refund_create(payment=payment, actor=request.user, **data.validated_data)
+        return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    path("orders/<str:number>/payments/", OrderPaymentsView.as_view(), name="order-payments"),
+    path("payments/webhooks/<str:gateway>/", WebhookView.as_view(), name="payment-webhook"),
+    path("payments/<int:payment_id>/refunds/", RefundCreateView.as_view(), name="payment-refunds"),
+]

@@ -1,0 +1,138 @@
+"""The interface every payment provider implements.
+
+A provider starts payments (`charge`), refunds them (`refund`) and reads its own webhooks
+(`webhook_verify`, `webhook_parse`). Webhook messages are normalised into `WebhookMessage`
+with our event types, so the rest of payments (and orders) never sees provider details.
+"""
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from ..errors import InvalidSignature, MalformedWebhook
+from ..signatures import signature_verify
+
+# Event types the shop understands; a provider maps its own names onto these.
+PAYMENT_SUCCEEDED = "payment.succeeded"
+PAYMENT_FAILED = "payment.failed"
+REFUND_SUCCEEDED = "refund.succeeded"
+EVENT_TYPES = (PAYMENT_SUCCEEDED, PAYMENT_FAILED, REFUND_SUCCEEDED)
+
+SUCCEEDED, PENDING, FAILED = "succeeded", "pending", "failed"
+
+_EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
+_TYPE = re.compile(r"^[a-z][a-z0-9_.]{0,99}$")
+_REFERENCE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    status: str  # SUCCEEDED, PENDING (settles by webhook) or FAILED
+    reference: str
+    failure_code: str = ""
+    failure_message: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    status: str  # SUCCEEDED, PENDING (confirmed by a refund.succeeded webhook) or FAILED
+    reference: str
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    event_id: str
+    type: str
+    payment_reference: str = ""
+    refund_reference: str = ""
+    amount: Decimal | None = None
+    failure_code: str = ""
+    data: Mapping = field(default_factory=dict)
+
+
+class Gateway(ABC):
+    """One payment provider, configured under a name in settings.PAYMENT_GATEWAYS."""
+
+    signature_header = "x-signature"  # headers are passed lower-cased
+
+    def __init__(
+        self, *, name: str, webhook_secrets: list[str], webhook_tolerance_seconds: int, **options
+    ):
+        self.name = name
+        self.webhook_secrets = webhook_secrets
+        self.webhook_tolerance_seconds = webhook_tolerance_seconds
+        self.options = options
+
+    # -- payments ---------------------------------------------------------------------------
+    def details_clean(self, details: Mapping) -> dict:
+        """Validate what the client sent (card form, provider token); raise ValidationError."""
+        return {}
+
+    @abstractmethod
+    def charge(self, *, payment, details: Mapping, idempotency_key: str) -> ChargeResult:
+        """Take `payment.amount` from the shopper; the provider must honour the idempotency key."""
+
+    @abstractmethod
+    def refund(self, *, payment, refund, idempotency_key: str) -> RefundResult:
+        """Give `refund.amount` of the payment back."""
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def webhook_verify(self, *, body: bytes, headers: Mapping[str, str], now=None) -> None:
+        """Raise InvalidSignature unless the request was signed by this provider, recently."""
+        if not self.webhook_secrets:
+            raise InvalidSignature("No webhook secret is configured for this gateway.")
+        signature_verify(
+            secrets=self.webhook_secrets,
+            body=body,
+            header=headers.get(self.signature_header, ""),
+            tolerance_seconds=self.webhook_tolerance_seconds,
+            now=now,
+        )
+
+    def webhook_parse(self, *, body: bytes) -> WebhookMessage:
+        """Read `{id, type, data}`; raise MalformedWebhook when it is not that."""
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise MalformedWebhook() from exc
+        if not isinstance(document, dict):
+            raise MalformedWebhook()
+        event_id, event_type, data = document.get("id"), document.get("type"), document.get("data")
+        if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+            raise MalformedWebhook("The webhook has no usable `id`.")
+        if not isinstance(event_type, str) or not _TYPE.match(event_type):
+            raise MalformedWebhook("The webhook has no usable `type`.")
+        if not isinstance(data, dict):
+            raise MalformedWebhook("The webhook's `data` must be an object.")
+        return WebhookMessage(
+            event_id=event_id,
+            type=event_type,
+            payment_reference=_reference(data.get("payment")),
+            refund_reference=_reference(data.get("refund")),
+            amount=_amount(data.get("amount")),
+            failure_code=str(data.get("failure_code") or "")[:64],
+            data=data,
+        )
+
+
+def _reference(value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not _REFERENCE.match(value):
+        raise MalformedWebhook("A reference in the webhook's `data` is not valid.")
+    return value
+
+
+def _amount(value) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise MalformedWebhook("The webhook's amount is not a number.") from exc
+    if not amount.is_finite():
+        raise MalformedWebhook("The webhook's amount is not a number.")
+    return amount

@@ -1,0 +1,99 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from orders import selectors as orders_selectors
+from orders.models import OrderStatus
+
+from . import selectors, services
+from .errors import PaymentsError
+from .forms import DummyCardForm
+from .models import PaymentStatus
+
+GATEWAY = "dummy"
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _own_order_or_404(request, number):
+    """Only the shopper who placed the order pays it (staff too see 404 here)."""
+    order = orders_selectors.order_get_for_user(number=number, user=request.user)
+    if order is None or order.user_id != request.user.pk:
+        raise Http404("No such order.")
+    return order
+
+
+def _result_url(payment):
+    name = "payments:failure" if payment.status == PaymentStatus.FAILED else "payments:success"
+    return redirect(name, number=payment.order.number)
+
+
+@login_required
+def pay(request, number):
+    """The payment page after checkout: the order's total and the dummy card form."""
+    order = _own_order_or_404(request, number)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        messages.info(request, f"Order {order.number} is {order.get_status_display().lower()}.")
+        return redirect("orders:order_detail", number=order.number)
+    form = DummyCardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment, _ = services.payment_start(
+                order=order,
+                gateway=GATEWAY,
+                details={"card_number": form.cleaned_data["card_number"]},
+                idempotency_key=f"web-{form.cleaned_data['idempotency_key']}",
+                ip_address=client_ip(request),
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        except PaymentsError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _result_url(payment)
+    return render(
+        request,
+        "payments/pay.html",
+        {
+            "order": order,
+            "form": form,
+            "expired": bool(services.order_unpayable_reason(order=order)),
+        },
+    )
+
+
+@login_required
+def success(request, number):
+    """After paying: paid, or waiting for the bank's confirmation or a review."""
+    order = _own_order_or_404(request, number)
+    payment = selectors.payment_latest_for_order(order=order)
+    if payment is None:
+        return redirect("payments:pay", number=order.number)
+    if payment.status == PaymentStatus.FAILED:
+        return redirect("payments:failure", number=order.number)
+    if payment.status == PaymentStatus.SUCCEEDED:
+        messages.success(request, f"Thank you: order {order.number} is paid.")
+    return render(request, "payments/success.html", {"order": order, "payment": payment})
+
+
+@login_required
+def failure(request, number):
+    """The payment was declined; the order can be paid again until its reservation runs out."""
+    order = _own_order_or_404(request, number)
+    payment = selectors.payment_latest_for_order(order=order)
+    if payment is not None and payment.status == PaymentStatus.FAILED:
+        messages.error(request, "Your payment was declined.")
+    return render(
+        request,
+        "payments/failure.html",
+        {
+            "order": order,
+            "payment": payment,
+            "can_retry": not services.order_unpayable_reason(order=order),
+        },
+    )
