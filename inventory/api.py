@@ -1,1 +1,108 @@
-urlpatterns = []
+"""Staff-only inventory API: stock levels, receiving and adjusting, the ledger and alerts."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, routers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from . import selectors, services
+from .filters import StockAlertFilter, StockItemFilter, StockMovementFilter
+from .serializers import (
+    StockAdjustSerializer,
+    StockAlertSerializer,
+    StockItemSerializer,
+    StockMovementSerializer,
+    StockReceiveSerializer,
+)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+class IsStaff(permissions.BasePermission):
+    """Staff only: anonymous callers get 401, shoppers 403."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Stock levels per product; `?low=true` lists those at or below their threshold."""
+
+    permission_classes = (IsStaff,)
+    serializer_class = StockItemSerializer
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = StockItemFilter
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.stock_item_list()
+
+    @extend_schema(
+        request=StockReceiveSerializer,
+        responses={200: StockItemSerializer, 400: OpenApiResponse(ERROR, "Invalid quantity")},
+    )
+    @action(detail=True, methods=["post"])
+    def receive(self, request, pk=None):
+        """Put received units on the shelf, optionally as a batch with an expiry date."""
+        item = self.get_object()
+        serializer = StockReceiveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.stock_receive(stock_item=item, actor=request.user, **serializer.validated_data)
+        return Response(StockItemSerializer(item).data)
+
+    @extend_schema(
+        request=StockAdjustSerializer,
+        responses={
+            200: StockItemSerializer,
+            409: OpenApiResponse(ERROR, "insufficient_stock: it would go below what is reserved"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def adjust(self, request, pk=None):
+        """Correct on_hand by a signed delta with a reason; never below what is reserved."""
+        item = self.get_object()
+        serializer = StockAdjustSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.stock_adjust(stock_item=item, actor=request.user, **serializer.validated_data)
+        return Response(StockItemSerializer(item).data)
+
+
+class StockMovementViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The stock ledger, newest first; `?product=<id>` narrows it to one product."""
+
+    permission_classes = (IsStaff,)
+    serializer_class = StockMovementSerializer
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = StockMovementFilter
+
+    def get_queryset(self):
+        return selectors.stock_movement_list()
+
+
+class StockAlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Stock alerts, newest first; `?state=open` lists the ones nobody has seen yet."""
+
+    permission_classes = (IsStaff,)
+    serializer_class = StockAlertSerializer
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = StockAlertFilter
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.stock_alert_list()
+
+    @extend_schema(request=None, responses={200: StockAlertSerializer})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        """Mark the alert as seen; it stays unresolved until the stock recovers."""
+        alert = services.stock_alert_acknowledge(alert=self.get_object(), actor=request.user)
+        return Response(StockAlertSerializer(alert).data)
+
+
+router = routers.SimpleRouter()
+router.register("inventory/stock", StockItemViewSet, basename="inventory-stock")
+router.register("inventory/movements", StockMovementViewSet, basename="inventory-movement")
+router.register("inventory/alerts", StockAlertViewSet, basename="inventory-alert")
+
+urlpatterns = router.urls

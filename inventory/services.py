@@ -22,6 +22,7 @@ from .models import Batch, Reservation, StockAlert, StockItem, StockMovement
 from .signals import reservation_expired
 
 REFERENCE_MAX_LENGTH = StockMovement._meta.get_field("reference").max_length
+COUNTER_MAX = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 
 
 def _actor(actor):
@@ -103,6 +104,8 @@ def stock_receive(
     if expires_on is not None and not batch_number:
         raise InvalidQuantity("An expiry date needs a batch number.")
     locked = _lock_item(stock_item)
+    if locked.on_hand + quantity > COUNTER_MAX:
+        raise InvalidQuantity("That would put more on hand than can be counted.")
     batch = None
     if batch_number:
         batch, created = Batch.objects.get_or_create(
@@ -137,6 +140,8 @@ def stock_adjust(*, stock_item: StockItem, delta: int, reason: str, actor=None) 
     if not reason:
         raise InvalidQuantity("An adjustment needs a reason.")
     locked = _lock_item(stock_item)
+    if locked.on_hand + delta > COUNTER_MAX:
+        raise InvalidQuantity("That would put more on hand than can be counted.")
     if locked.on_hand + delta < locked.reserved:
         raise InsufficientStock(
             [Shortage(locked.product_id, -delta, locked.on_hand - locked.reserved)],
@@ -180,6 +185,8 @@ def stock_return(*, lines: Mapping[int, int], reference: str, actor=None) -> Non
     movements = []
     for item in items:
         quantity = demand[item.product_id]
+        if item.on_hand + quantity > COUNTER_MAX:
+            raise InvalidQuantity("That would put more on hand than can be counted.")
         StockItem.objects.filter(pk=item.pk).update(on_hand=F("on_hand") + quantity)
         movements.append(
             StockMovement(
