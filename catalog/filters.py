@@ -50,9 +50,8 @@ class ProductFilter(django_filters.FilterSet):
         return queryset.filter(category_id__in=category_descendant_ids(category=self.category))
 
     def filter_in_stock(self, queryset, name, value):
-        if value is None:
-            return queryset
-        return queryset.filter(available__gt=0) if value else queryset.filter(available__lte=0)
+        # An unticked box (or in_stock=false) means "do not filter", not "only sold out".
+        return queryset.filter(available__gt=0) if value else queryset
 
     def filter_ordering(self, queryset, name, value):
         return queryset.order_by(value, "id")

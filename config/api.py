@@ -61,6 +61,13 @@ def exception_handler(exc, context):
     return response
 
 
+def not_found(request, *args, **kwargs):
+    """Answer unknown paths under /api/ in the API's JSON error shape, not an HTML page."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
+
 class Pagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100

@@ -1,0 +1,101 @@
+"""Property-based fuzzing of the whole REST API from its own OpenAPI schema.
+
+Schemathesis generates requests for every operation in /api/schema/ and sends them to the
+WSGI app; any 5xx, or a response that does not match its documented schema, fails. The test
+grows by itself as endpoints are added. It runs once as an anonymous client and once as staff.
+(The schemathesis pytest plugin does not work with pytest 9 yet, so the operations are walked
+here with Hypothesis directly.)
+"""
+
+from contextlib import contextmanager
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+)
+
+from config.wsgi import application
+from tests.factories import DEFAULT_PASSWORD, CategoryFactory, ProductFactory, UserFactory
+
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+EXAMPLES_PER_OPERATION = 12
+
+
+def _operations():
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) > 5, "the schema lost its operations"
+    return operations
+
+
+@contextmanager
+def _keep_test_connection():
+    """Keep the test's transaction open across WSGI calls, as Django's test client does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def _fuzz(operations, headers=None):
+    failures = []
+    with _keep_test_connection():
+        for operation in operations:
+            failures.extend(_fuzz_operation(operation, headers))
+    assert not failures, "\n\n".join(failures)
+
+
+def _fuzz_operation(operation, headers):
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case):
+        # Schemathesis fills Authorization from the security scheme with random tokens,
+        # which would stop every request at authentication: send ours or none.
+        case.headers = {
+            k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"
+        }
+        case.call_and_validate(checks=CHECKS, headers=headers)
+
+    try:
+        run()
+    except Exception as exc:  # collect every failing operation, then report them all
+        return [f"{operation.label}: {exc}"[:3000]]
+    return []
+
+
+@pytest.fixture
+def catalog_data(db):
+    coffee = CategoryFactory(slug="coffee")
+    ProductFactory.create_batch(3, category=coffee)
+
+
+def test_api_never_errors_as_anonymous(catalog_data):
+    _fuzz(_operations())
+
+
+def test_api_never_errors_as_staff(catalog_data, client):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    response = client.post(
+        "/api/v1/auth/login/",
+        {"email": staff.email, "password": DEFAULT_PASSWORD},
+        content_type="application/json",
+    )
+    if response.status_code == 404:
+        pytest.skip("auth/login/ is not routed yet")
+    assert response.status_code == 200, response.content
+    _fuzz(_operations(), headers={"Authorization": f"Bearer {response.json()['access']}"})
