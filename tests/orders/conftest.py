@@ -4,6 +4,12 @@ from tests.factories import UserFactory
 from tests.orders.factories import stocked_product
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Hash test passwords cheaply; Argon2 is what production uses and is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def product(db):
     return stocked_product(on_hand=10, price="12.50")
