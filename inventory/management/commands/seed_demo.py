@@ -1,13 +1,20 @@
-"""Load demo data: categories, ~50 products, a staff user and a shopper. Safe to run again."""
+"""Load demo data: categories, ~50 products with stock, a staff user and a shopper.
 
+Safe to run again: stock is received only for demo products whose stock has no ledger yet.
+"""
+
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from catalog import services as catalog_services
 from catalog.models import Category, Product
+from inventory import services as inventory_services
+from inventory.models import StockMovement
 
 STAFF_EMAIL = "staff@shop.example"
 STAFF_PASSWORD = "staff-demo-password"
@@ -46,6 +53,27 @@ GEAR = [
     ("accessories", "Tea infuser", "8.50"),
     ("accessories", "Storage canister", "18.00"),
 ]
+
+
+# Stock that shows every state on the shop front and in the admin (threshold 5 each).
+OUT_OF_STOCK = {"COF-B1K-003", "GEAR-008"}
+LOW_STOCK = {"TEA-003": 2, "GEAR-002": 3, "COF-G-005": 1}
+EXPIRING_SOON = {"TEA-001": ("SEN-DEMO-1", 10)}  # sku: (batch number, days until expiry)
+
+
+def demo_stock(sku: str, position: int) -> tuple[int, str, int | None]:
+    """Return (quantity, batch number, days until expiry) to receive for a demo product."""
+    if sku in OUT_OF_STOCK:
+        return 0, "", None
+    if sku in LOW_STOCK:
+        return LOW_STOCK[sku], "", None
+    if sku in EXPIRING_SOON:
+        number, days = EXPIRING_SOON[sku]
+        return 30, number, days
+    quantity = 12 + (position * 7) % 40
+    if sku.startswith(("COF-", "TEA-")):
+        return quantity, f"LOT-{sku}", 180
+    return quantity, "", None
 
 
 def demo_products():
@@ -114,6 +142,38 @@ class Command(BaseCommand):
             )
             created += 1
 
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new products)."))
+        stocked = self._stock()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready ({created} new products, {stocked} newly stocked)."
+            )
+        )
         self.stdout.write(f"  staff:   {STAFF_EMAIL} / {STAFF_PASSWORD}  (/admin/)")
         self.stdout.write(f"  shopper: {SHOPPER_EMAIL} / {SHOPPER_PASSWORD}")
+
+    def _stock(self) -> int:
+        """Receive demo stock for demo products that have no ledger yet; return how many."""
+        skus = [sku for sku, *_ in demo_products()]
+        products = Product.objects.filter(sku__in=skus).in_bulk(field_name="sku")
+        with_ledger = set(
+            StockMovement.objects.filter(stock_item__product__sku__in=skus)
+            .values_list("stock_item__product__sku", flat=True)
+            .distinct()
+        )
+        today = timezone.localdate()
+        stocked = 0
+        for position, sku in enumerate(skus):
+            item = inventory_services.stock_item_for_product(product=products[sku])
+            quantity, batch_number, days = demo_stock(sku, position)
+            if sku in with_ledger or not quantity:
+                continue
+            inventory_services.stock_receive(
+                stock_item=item,
+                quantity=quantity,
+                batch_number=batch_number,
+                expires_on=today + timedelta(days=days) if days is not None else None,
+                reference="demo-seed",
+            )
+            stocked += 1
+        inventory_services.stock_alerts_evaluate()
+        return stocked
