@@ -35,7 +35,11 @@ TEST_CARDS = {CARD_SUCCEEDS: SUCCEEDED, CARD_DECLINED: FAILED, CARD_PENDING: PEN
 
 
 class DummyGateway(Gateway):
-    """A provider that lives in this process; options: SETTLE_DELAY_SECONDS (default 2)."""
+    """A provider that lives in this process.
+
+    Options: SETTLE_DELAY_SECONDS (default 2) before a pending payment's webhook is sent,
+    AUTO_SETTLE (default True; False leaves pending payments to `dummy_webhook_send`).
+    """
 
     def details_clean(self, details: Mapping) -> dict:
         card = re.sub(r"[\s-]", "", str(details.get("card_number") or ""))
@@ -60,7 +64,7 @@ class DummyGateway(Gateway):
             return ChargeResult(
                 FAILED, reference, "card_declined", "The card was declined by the bank."
             )
-        if outcome == PENDING:
+        if outcome == PENDING and self.options.get("auto_settle", True):
             self._settle_later(payment.pk)
         return ChargeResult(outcome, reference)
 
