@@ -5,6 +5,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 from . import selectors, services
 from .filters import ProductFilter
+from .pagination import ProductPagination
 from .serializers import CategorySerializer, ProductDetailSerializer, ProductSerializer
 
 
@@ -56,6 +57,7 @@ class ProductViewSet(viewsets.ModelViewSet):
     lookup_field = "slug"
     filter_backends = (DjangoFilterBackend,)
     filterset_class = ProductFilter
+    pagination_class = ProductPagination
     parser_classes = (JSONParser, MultiPartParser, FormParser)
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
 

@@ -1,9 +1,9 @@
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
 from . import selectors
 from .filters import ProductFilter
+from .pagination import CappedPaginator
 
 
 def _is_staff(request) -> bool:
@@ -20,7 +20,7 @@ def product_list(request):
         products = selectors.product_list().none()
     else:
         products = filterset.qs
-    page = Paginator(products, 24).get_page(request.GET.get("page"))
+    page = CappedPaginator(products, 24).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

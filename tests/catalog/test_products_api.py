@@ -21,7 +21,8 @@ def test_product_list_is_paginated_and_shows_public_fields(api_client):
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == 3
-    assert set(body) == {"count", "next", "previous", "results"}
+    assert set(body) == {"count", "count_capped", "next", "previous", "results"}
+    assert body["count_capped"] is False
     item = body["results"][0]
     assert set(item) == {"id", "sku", "slug", "name", "price", "category", "available", "image"}
     assert item["price"] == "10.00"
@@ -197,3 +198,16 @@ def test_duplicate_sku_is_a_400_on_sku(staff_client):
     response = staff_client.post(LIST, {"sku": "DUP-1", "name": "Other", "price": "1.00"})
     assert response.status_code == 400
     assert "sku" in response.json()
+
+
+def test_count_is_exact_up_to_the_limit_then_capped(api_client, settings):
+    settings.CATALOG_COUNT_LIMIT = 5
+    ProductFactory.create_batch(7)
+    body = api_client.get(LIST, {"page_size": 2}).json()
+    assert body["count"] == 5
+    assert body["count_capped"] is True
+    assert api_client.get(LIST, {"page_size": 2, "page": 3}).status_code == 200
+    assert api_client.get(LIST, {"page_size": 2, "page": 4}).status_code == 404
+    settings.CATALOG_COUNT_LIMIT = 7
+    body = api_client.get(LIST).json()
+    assert (body["count"], body["count_capped"]) == (7, False)
