@@ -27,8 +27,8 @@ def web_session_end(sender, request, user, **kwargs):
 
 @receiver(post_save, sender=User, dispatch_uid="accounts_user_cache_invalidate_save")
 @receiver(post_delete, sender=User, dispatch_uid="accounts_user_cache_invalidate_delete")
-def user_cache_invalidate(sender, instance, update_fields=None, **kwargs):
-    """Drop the user's cached snapshot when it changes (not for a last_login touch)."""
-    if update_fields is not None and set(update_fields) == {"last_login"}:
+def user_cache_invalidate(sender, instance, created=False, update_fields=None, **kwargs):
+    """Drop the user's cached snapshot when it changes (a new user has none to drop)."""
+    if created or (update_fields is not None and set(update_fields) == {"last_login"}):
         return
     services.user_cache_invalidate(user_id=instance.pk)

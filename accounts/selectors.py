@@ -31,7 +31,7 @@ SNAPSHOT_FIELDS = (
 SNAPSHOT_TTL = 60 * 60  # seconds; revocation and user changes clear it anyway
 STALE = "stale"  # written on revoke / user change: read the database, refill later
 REVOKED = "revoked"  # negative cache for a session the database says has ended
-STALE_TTL = 60
+STALE_TTL = 10  # long enough for any database read that began before the change
 SEEN_INTERVAL = 60  # last_seen_at is written at most once per this many seconds
 
 

@@ -88,26 +88,32 @@ def _on_commit_delay(task_name: str, *args) -> None:
 # ------------------------------------------------------------------------------
 # Cache invalidation
 # ------------------------------------------------------------------------------
-def _cache_mark_stale(keys: list[str]) -> None:
-    """Mark cache entries stale now and again on commit; readers fall back to the database."""
+def _cache_mark(keys: list[str], *, on_commit_value=selectors.STALE, on_commit_ttl=None) -> None:
+    """Mark cache entries stale now, and again on commit; readers fall back to the database.
+
+    Marking before the commit closes the window in which a reader could still use the old
+    entry; marking again after it overwrites any refill made from pre-commit data.
+    """
     if not keys:
         return
-    values = dict.fromkeys(keys, selectors.STALE)
-
-    def write():
-        cache.set_many(values, timeout=selectors.STALE_TTL)
-
-    write()
-    transaction.on_commit(write)
+    cache.set_many(dict.fromkeys(keys, selectors.STALE), timeout=selectors.STALE_TTL)
+    after = dict.fromkeys(keys, on_commit_value)
+    ttl = on_commit_ttl or selectors.STALE_TTL
+    transaction.on_commit(lambda: cache.set_many(after, timeout=ttl))
 
 
 def user_cache_invalidate(*, user_id) -> None:
     """Forget the cached snapshot of a user (its fields changed)."""
-    _cache_mark_stale([selectors.user_cache_key(user_id)])
+    _cache_mark([selectors.user_cache_key(user_id)])
 
 
 def _sessions_cache_invalidate(session_ids) -> None:
-    _cache_mark_stale([selectors.session_cache_key(sid) for sid in session_ids])
+    """Cut the sessions off at once; once committed they are cached as revoked."""
+    _cache_mark(
+        [selectors.session_cache_key(sid) for sid in session_ids],
+        on_commit_value=selectors.REVOKED,
+        on_commit_ttl=selectors.SNAPSHOT_TTL,
+    )
 
 
 # ------------------------------------------------------------------------------
