@@ -48,6 +48,7 @@ ShortStockSerializer = inline_serializer(
                 "available": serializers.IntegerField(),
             },
             many=True,
+            required=False,
         ),
     },
 )
@@ -148,6 +149,8 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = OrderFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.order_list().none()
         if self.action == "list":
             show_all = _is_staff(self.request) and self.request.query_params.get("all") in (
                 "true",

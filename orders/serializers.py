@@ -81,7 +81,8 @@ class OrderLineSerializer(serializers.ModelSerializer):
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(source="to_status")
+    status = serializers.CharField(source="to_status", help_text="The status the order moved to.")
+    from_status = serializers.CharField(help_text="The status before; empty when placed.")
 
     class Meta:
         model = OrderEvent
