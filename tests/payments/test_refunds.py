@@ -1,0 +1,182 @@
+"""POST /api/v1/payments/{id}/refunds/ and the refund of a cancelled paid order."""
+
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from orders import services as orders_services
+from orders.models import Order
+from payments.models import Payment, Refund
+from tests.payments.factories import CARD_OK, ledger_clean, stock_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def paid(order, pay):
+    """The `order` paid by card; returns its payment."""
+    response = pay(order, CARD_OK)
+    assert response.data["status"] == "succeeded"
+    return Payment.objects.get(pk=response.data["id"])
+
+
+@pytest.fixture
+def delivered(paid, order):
+    for status in ("processing", "shipped", "delivered"):
+        orders_services.order_transition(order=order, to_status=status)
+    return paid
+
+
+def refund(client, payment, **body):
+    return client.post(f"/api/v1/payments/{payment.pk}/refunds/", body, format="json")
+
+
+def check_stock_output() -> str:
+    out = StringIO()
+    call_command("check_stock", stdout=out)
+    return out.getvalue()
+
+
+def test_full_refund_with_restock_refunds_the_order_and_returns_the_goods(
+    delivered, order, product, staff_client
+):
+    assert stock_of(product) == (7, 0, 7)
+    response = refund(
+        staff_client, delivered, amount=str(order.total), reason="Broken", restock=True
+    )
+    assert response.status_code == 201, response.data
+    assert response.data["status"] == "succeeded"
+    assert response.data["restocked_lines"] == {str(product.pk): 3}
+    delivered.refresh_from_db()
+    assert delivered.status == "refunded"
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert stock_of(product) == (10, 0, 10)
+    assert "agree" in check_stock_output()
+
+
+def test_partial_refunds_until_nothing_is_left(delivered, order, product, staff_client):
+    first = refund(
+        staff_client,
+        delivered,
+        amount="10.00",
+        reason="One broken",
+        restock=True,
+        lines=[{"product": product.pk, "quantity": 1}],
+    )
+    assert first.status_code == 201, first.data
+    order.refresh_from_db()
+    assert order.status == Order.Status.PARTIALLY_REFUNDED
+    delivered.refresh_from_db()
+    assert delivered.status == "partially_refunded"
+    assert stock_of(product) == (8, 0, 8)
+
+    too_much = refund(staff_client, delivered, amount=str(order.total), reason="All")
+    assert too_much.status_code == 400
+    assert too_much.data["code"] == "refund_exceeds_payment"
+    assert too_much.data["refundable"] == f"{order.total - Decimal('10.00'):.2f}"
+
+    rest = refund(
+        staff_client, delivered, amount=str(order.total - 10), reason="Rest", restock=True
+    )
+    assert rest.status_code == 201, rest.data
+    assert rest.data["restocked_lines"] == {str(product.pk): 2}
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert stock_of(product) == (10, 0, 10)
+    assert ledger_clean()
+
+    nothing_left = refund(staff_client, delivered, amount="0.01", reason="More")
+    assert nothing_left.status_code == 400
+    assert nothing_left.data["code"] == "refund_exceeds_payment"
+
+
+def test_refund_over_the_payment_changes_nothing(delivered, order, staff_client):
+    response = refund(staff_client, delivered, amount=str(order.total + 1), reason="x")
+    assert response.status_code == 400
+    assert response.data["code"] == "refund_exceeds_payment"
+    delivered.refresh_from_db()
+    assert delivered.refunded_amount == 0
+    assert not Refund.objects.exists()
+
+
+def test_restocking_more_than_was_sold_is_refused(delivered, product, staff_client):
+    response = refund(
+        staff_client,
+        delivered,
+        amount="1.00",
+        reason="x",
+        restock=True,
+        lines=[{"product": product.pk, "quantity": 4}],
+    )
+    assert response.status_code == 400
+    assert response.data["code"] == "restock_not_possible"
+    assert stock_of(product) == (7, 0, 7)
+
+
+def test_refund_without_restock_keeps_stock(delivered, order, product, staff_client):
+    response = refund(staff_client, delivered, amount=str(order.total), reason="Goodwill")
+    assert response.status_code == 201
+    assert stock_of(product) == (7, 0, 7)
+    assert ledger_clean()
+
+
+def test_only_staff_refund(delivered, user_client):
+    response = refund(user_client, delivered, amount="1.00", reason="please")
+    assert response.status_code == 403
+    assert not Refund.objects.exists()
+
+
+def test_unknown_payment_is_404(staff_client):
+    response = staff_client.post(
+        "/api/v1/payments/999999/refunds/", {"amount": "1.00", "reason": "x"}, format="json"
+    )
+    assert response.status_code == 404
+
+
+def test_a_declined_payment_cannot_be_refunded(order, pay, staff_client):
+    response = pay(order, "4000000000000002")
+    payment = Payment.objects.get(pk=response.data["id"])
+    answer = refund(staff_client, payment, amount="1.00", reason="x")
+    assert answer.status_code == 409
+    assert answer.data["code"] == "payment_not_refundable"
+
+
+@pytest.mark.parametrize("amount", ["0", "-5", "abc", "1e12", "0.001", "NaN"])
+def test_bad_amounts_are_field_errors(delivered, staff_client, amount):
+    response = refund(staff_client, delivered, amount=amount, reason="x")
+    assert response.status_code == 400
+    assert "amount" in response.data
+
+
+def test_staff_cancelling_a_paid_order_refunds_it(paid, order, product, staff_client):
+    response = staff_client.post(
+        f"/api/v1/orders/{order.number}/transition/", {"status": "cancelled"}, format="json"
+    )
+    assert response.status_code == 200, response.data
+    paid.refresh_from_db()
+    assert paid.status == "refunded"
+    assert paid.refunded_amount == paid.amount
+    refund_row = Refund.objects.get(payment=paid)
+    assert refund_row.reason == "Order cancelled by staff."
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    # orders put the goods back once; the refund does not do it again
+    assert stock_of(product) == (10, 0, 10)
+    assert "agree" in check_stock_output()
+
+
+def test_partially_refunded_order_cancelled_from_processing_refunds_the_rest(
+    paid, order, staff_client
+):
+    orders_services.order_transition(order=order, to_status="processing")
+    refund(staff_client, paid, amount="5.00", reason="Discount")
+    orders_services.order_transition(order=order, to_status="cancelled")
+    paid.refresh_from_db()
+    assert paid.status == "refunded"
+    assert list(Refund.objects.values_list("amount", flat=True)) == [
+        Decimal("5.00"),
+        paid.amount - Decimal("5.00"),
+    ]
