@@ -27,13 +27,6 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 EXAMPLES_PER_OPERATION = 12
 
 
-def _operations():
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) > 5, "the schema lost its operations"
-    return operations
-
-
 @contextmanager
 def _keep_test_connection():
     """Keep the test's transaction open across WSGI calls, as Django's test client does."""
@@ -44,6 +37,14 @@ def _keep_test_connection():
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+def _operations():
+    with _keep_test_connection():
+        schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) > 5, "the schema lost its operations"
+    return operations
 
 
 def _fuzz(operations, headers=None):
