@@ -282,6 +282,8 @@ PAYMENT_GATEWAYS = {
     "dummy": {
         "CLASS": "payments.gateways.dummy.DummyGateway",
         "WEBHOOK_SECRET": env("DUMMY_GATEWAY_WEBHOOK_SECRET", default="whsec_dev_dummy_gateway"),
+        # Seconds before a pending test card's settlement webhook is sent (by a worker).
+        "SETTLE_DELAY_SECONDS": env.int("DUMMY_GATEWAY_SETTLE_DELAY_SECONDS", default=2),
     },
 }
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
@@ -291,6 +293,11 @@ FRAUD_MAX_DECLINES_PER_HOUR = env.int("FRAUD_MAX_DECLINES_PER_HOUR", default=3)
 FRAUD_NEW_ACCOUNT_HOURS = env.int("FRAUD_NEW_ACCOUNT_HOURS", default=24)
 FRAUD_NEW_ACCOUNT_AMOUNT = env("FRAUD_NEW_ACCOUNT_AMOUNT", default="300.00")
 FRAUD_REVIEW_SCORE = env.int("FRAUD_REVIEW_SCORE", default=50)
+# Webhook events stored but not processed (a lost task, a failed attempt) are retried.
+CELERY_BEAT_SCHEDULE["payments-process-pending-webhooks"] = {
+    "task": "payments.tasks.webhooks_process_pending",
+    "schedule": timedelta(minutes=1),
+}
 
 # ------------------------------------------------------------------------------
 # Email
