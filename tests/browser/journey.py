@@ -1,0 +1,126 @@
+"""Steps of the shopper's journey, shared by the journey tests: each does what a person does."""
+
+import re
+from decimal import Decimal
+
+from django.core import mail
+
+from inventory import services as inventory_services
+from tests.factories import CategoryFactory, ProductFactory
+
+PASSWORD = "Blue-kettle-42-morning"
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+ADDRESS = {
+    "Full name": "Ada Shopper",
+    "Address": "12 Harbour Street",
+    "City": "Hamburg",
+    "Postal code": "20457",
+    "Country": "DE",
+}
+
+
+def shop_with_stock():
+    """A small shop whose products have stock received through the inventory service."""
+    coffee = CategoryFactory(name="Coffee", slug="coffee", position=1)
+    tea = CategoryFactory(name="Tea", slug="tea", position=2)
+    products = {
+        "moka": ProductFactory(
+            name="Moka pot", slug="moka-pot", sku="MOKA-3", category=coffee, price=Decimal("34.90")
+        ),
+        "grinder": ProductFactory(
+            name="Burr grinder",
+            slug="burr-grinder",
+            sku="GRIND-1",
+            category=coffee,
+            price=Decimal("149.00"),
+        ),
+        "sencha": ProductFactory(
+            name="Sencha", slug="sencha", sku="TEA-SEN", category=tea, price=Decimal("8.50")
+        ),
+    }
+    for key, quantity in {"moka": 10, "grinder": 6, "sencha": 30}.items():
+        item = inventory_services.stock_item_for_product(product=products[key])
+        inventory_services.stock_receive(stock_item=item, quantity=quantity, reference="opening")
+    return products
+
+
+def messages(page) -> list[str]:
+    return page.locator(".messages .message").all_inner_texts()
+
+
+def assert_message(page, text: str) -> None:
+    shown = messages(page)
+    assert any(text in message for message in shown), f"no message {text!r}; shown: {shown}"
+
+
+def nav(page):
+    return page.get_by_role("navigation", name="Main")
+
+
+def add_to_cart(page, *, slug: str, quantity: int = 1) -> None:
+    page.goto(f"/products/{slug}/")
+    page.get_by_label("Quantity").fill(str(quantity))
+    page.get_by_role("button", name="Add to cart").click()
+    page.wait_for_url("**/cart/")
+
+
+def cart_rows(page) -> list[str]:
+    return page.get_by_test_id("cart-item").all_inner_texts()
+
+
+def verification_path(email: str) -> str:
+    """Return the path of the newest verification link mailed to `email`."""
+    for message in reversed(mail.outbox):
+        if email in message.to:
+            found = re.search(r"https?://[^/\s]+(/account/verify/[^\s]+/)", message.body)
+            if found:
+                return found.group(1)
+    raise AssertionError(f"no verification email to {email}: {[m.subject for m in mail.outbox]}")
+
+
+def log_in(page, *, email: str, password: str = PASSWORD) -> None:
+    page.goto("/account/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def fill_address(page) -> None:
+    for label, value in ADDRESS.items():
+        page.get_by_label(label, exact=True).fill(value)
+
+
+def check_out(page) -> str:
+    """Check out the cart with the standard address; return the new order's number."""
+    page.goto("/checkout/")
+    fill_address(page)
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r"/orders/[^/]+/pay/$"))
+    return re.search(r"/orders/([^/]+)/pay/$", page.url).group(1)
+
+
+def pay(page, *, card: str) -> None:
+    page.get_by_label("Card number").fill(card)
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    page.wait_for_url(re.compile(r"/pay/(success|failed)/$"))
+
+
+def assert_fits_width(page) -> None:
+    """Fail when the page scrolls sideways (it must fit a 375 px phone)."""
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if overflow > 0:
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter(el => el.getBoundingClientRect().right
+                              > document.documentElement.clientWidth)
+                .slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + el.className)"""
+        )
+        raise AssertionError(f"{page.url} scrolls sideways by {overflow}px: {wide}")
+
+
+def timeline(page) -> list[str]:
+    return page.get_by_test_id("timeline").locator("li strong").all_inner_texts()

@@ -1,0 +1,211 @@
+"""The whole shopper journey, and the staff side, in a real browser."""
+
+import re
+
+import pytest
+from django.conf import settings
+
+from .axe import assert_accessible
+from .journey import (
+    DECLINED_CARD,
+    GOOD_CARD,
+    PASSWORD,
+    add_to_cart,
+    assert_fits_width,
+    assert_message,
+    cart_rows,
+    check_out,
+    log_in,
+    nav,
+    pay,
+    shop_with_stock,
+    timeline,
+    verification_path,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+EMAIL = "ada@example.com"
+
+
+@pytest.fixture
+def shop():
+    return shop_with_stock()
+
+
+def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
+    new_page, shop, mailoutbox, screenshot
+):
+    page = new_page()
+
+    # A guest finds the moka pot through the search box and puts two in the cart.
+    page.goto("/")
+    page.get_by_label("Search products").fill("moka")
+    page.get_by_role("button", name="Search", exact=True).click()
+    assert page.get_by_test_id("result-count").inner_text() == "1 product"
+    page.get_by_role("link", name=re.compile("Moka pot")).click()
+    assert page.get_by_test_id("availability").inner_text() == "10 available"
+    page.get_by_label("Quantity").fill("2")
+    page.get_by_role("button", name="Add to cart").click()
+    page.wait_for_url("**/cart/")
+    assert_message(page, "Added 2 x Moka pot to your cart.")
+    assert len(cart_rows(page)) == 1
+    assert page.get_by_test_id("cart-subtotal").inner_text() == f"69.80 {settings.SHOP_CURRENCY}"
+    screenshot(page, "journey-01-guest-cart")
+    assert_accessible(page, "the cart")
+
+    # Registering: a mistake is shown next to its field, then the account is made.
+    nav(page).get_by_role("link", name="Register").click()
+    assert page.title() == f"Create an account · {settings.SHOP_NAME}"
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("First name").fill("Ada")
+    page.get_by_label("Last name").fill("Shopper")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD + "x")
+    page.get_by_role("button", name="Register").click()
+    confirm_field = page.locator(".field", has=page.get_by_label("Password again"))
+    assert confirm_field.locator(".error").inner_text().endswith("The two passwords do not match.")
+    screenshot(page, "journey-02-register-error")
+    assert_accessible(page, "the registration form with an error")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Register").click()
+    page.wait_for_url("**/account/login/")
+    assert_message(page, "Check your inbox")
+    assert [message.to for message in mailoutbox] == [[EMAIL]]
+
+    # Logging in before confirming the address is refused with a clear reason.
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    assert page.locator(".form-errors").is_visible()
+    assert "confirm" in page.locator(".form-errors").inner_text().lower()
+
+    # The link from the email confirms the address.
+    page.goto(verification_path(EMAIL))
+    assert page.get_by_role("heading", level=1).inner_text() == "Confirm your email address"
+    page.get_by_role("button", name="Confirm my email address").click()
+    page.wait_for_url("**/account/login/")
+    assert_message(page, "Your email address is confirmed.")
+    screenshot(page, "journey-03-login")
+    assert_accessible(page, "the login page")
+
+    # After logging in, the guest cart is still there.
+    log_in(page, email=EMAIL)
+    assert_message(page, "You are logged in.")
+    assert nav(page).get_by_role("link", name="Account").is_visible()
+    nav(page).get_by_role("link", name="Cart").click()
+    rows = cart_rows(page)
+    assert len(rows) == 1 and "Moka pot" in rows[0]
+    assert page.get_by_test_id("cart-subtotal").inner_text() == f"69.80 {settings.SHOP_CURRENCY}"
+
+    # Browsing by category and adding a second product.
+    page.goto("/")
+    page.get_by_role("link", name="Coffee", exact=True).click()
+    assert page.get_by_test_id("result-count").inner_text() == "2 products"
+    page.get_by_role("link", name=re.compile("Burr grinder")).click()
+    page.get_by_role("button", name="Add to cart").click()
+    page.wait_for_url("**/cart/")
+    assert len(cart_rows(page)) == 2
+    assert page.get_by_test_id("cart-subtotal").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
+
+    # Checkout: the address form, with its errors next to the fields.
+    page.get_by_role("link", name="Check out").click()
+    page.wait_for_url("**/checkout/")
+    assert page.get_by_test_id("checkout-total").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
+    page.get_by_role("button", name="Place order").click()
+    name_field = page.locator(".field", has=page.get_by_label("Full name"))
+    assert name_field.locator(".error").count() == 1
+    screenshot(page, "journey-04-checkout-errors")
+    assert_accessible(page, "the checkout page with errors")
+    number = check_out(page)
+    assert_message(page, f"Order {number} placed.")
+    assert page.get_by_test_id("amount-due").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
+    screenshot(page, "journey-05-pay")
+    assert_accessible(page, "the payment page")
+
+    # The declined card first, then the good one.
+    pay(page, card=DECLINED_CARD)
+    assert page.get_by_role("heading", level=1).inner_text() == "Payment not completed"
+    assert_message(page, "Your payment was declined.")
+    screenshot(page, "journey-06-declined")
+    page.get_by_role("link", name="Try again").click()
+    pay(page, card=GOOD_CARD)
+    assert page.get_by_role("heading", level=1).inner_text() == "Thank you!"
+    assert page.get_by_test_id("order-status").inner_text() == "Paid"
+    assert_message(page, f"Thank you: order {number} is paid.")
+    screenshot(page, "journey-07-paid")
+
+    # The order history and the order's timeline.
+    nav(page).get_by_role("link", name="Orders").click()
+    rows = page.get_by_test_id("order-row")
+    assert rows.count() == 1
+    assert number in rows.first.inner_text() and "Paid" in rows.first.inner_text()
+    assert "218.80" in rows.first.inner_text()
+    screenshot(page, "journey-08-order-history")
+    assert_accessible(page, "the order history")
+    rows.first.get_by_role("link", name=number).click()
+    assert page.get_by_test_id("order-status").inner_text() == "Paid"
+    assert timeline(page) == ["Pending payment", "Paid"]
+    assert page.get_by_test_id("order-line").count() == 2
+    assert page.get_by_test_id("order-total").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
+    assert page.get_by_role("button", name="Cancel order").count() == 0
+    screenshot(page, "journey-09-order-detail")
+    assert_accessible(page, "the order page")
+
+    # A second order is left unpaid, then cancelled: its stock comes back.
+    add_to_cart(page, slug="sencha", quantity=2)
+    second = check_out(page)
+    page.goto("/products/sencha/")
+    assert page.get_by_test_id("availability").inner_text() == "28 available"
+    page.goto(f"/orders/{second}/")
+    assert page.get_by_test_id("order-status").inner_text() == "Pending payment"
+    assert page.get_by_role("link", name="Pay now").is_visible()
+    page.get_by_role("button", name="Cancel order").click()
+    assert_message(page, f"Order {second} was cancelled.")
+    assert page.get_by_test_id("order-status").inner_text() == "Cancelled"
+    assert timeline(page) == ["Pending payment", "Cancelled"]
+    assert page.get_by_role("link", name="Pay now").count() == 0
+    page.goto("/products/sencha/")
+    assert page.get_by_test_id("availability").inner_text() == "30 available"
+    page.goto("/orders/")
+    assert page.get_by_test_id("order-row").count() == 2
+
+    # A second device logs in; the first sees both on the account page and ends the other.
+    phone = new_page(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    log_in(phone, email=EMAIL)
+    assert_message(phone, "You are logged in.")
+    page.goto("/account/")
+    sessions = page.get_by_test_id("session-row")
+    assert sessions.count() == 2
+    assert page.get_by_text("this device").count() == 1
+    screenshot(page, "journey-10-sessions")
+    assert_accessible(page, "the account page")
+    other = sessions.filter(has_not_text="this device")
+    other.get_by_role("button", name="End").click()
+    assert_message(page, "The session has ended.")
+    assert page.get_by_test_id("session-row").count() == 1
+    phone.goto("/orders/")
+    assert "/account/login/" in phone.url, "the ended session still opens pages"
+    screenshot(phone, "journey-11-phone-logged-out")
+
+    # Log out everywhere: the phone (logged in again) is logged out too.
+    log_in(phone, email=EMAIL)
+    phone.goto("/orders/")
+    assert phone.get_by_test_id("order-row").count() == 2
+    assert_fits_width(phone)
+    screenshot(phone, "journey-12-phone-orders")
+    for path in (f"/orders/{number}/", "/account/", "/cart/", "/"):
+        phone.goto(path)
+        assert_fits_width(phone)
+    phone.goto(f"/orders/{number}/")
+    screenshot(phone, "journey-13-phone-order-detail")
+    page.goto("/account/")
+    page.get_by_role("button", name="Log out everywhere").click()
+    page.wait_for_url("**/account/login/")
+    assert_message(page, "You are logged out on every device.")
+    assert nav(page).get_by_role("link", name="Log in").is_visible()
+    phone.goto("/orders/")
+    assert "/account/login/" in phone.url
+    page.goto("/orders/")
+    assert "/account/login/" in page.url
