@@ -33,8 +33,23 @@ class SessionInline(admin.TabularInline):
 
     model = Session
     form = SessionInlineForm
-    fields = ("kind", "device_name", "platform", "ip_address", "created_at", "last_seen_at", "revoke")
-    readonly_fields = ("kind", "device_name", "platform", "ip_address", "created_at", "last_seen_at")
+    fields = (
+        "kind",
+        "device_name",
+        "platform",
+        "ip_address",
+        "created_at",
+        "last_seen_at",
+        "revoke",
+    )
+    readonly_fields = (
+        "kind",
+        "device_name",
+        "platform",
+        "ip_address",
+        "created_at",
+        "last_seen_at",
+    )
     extra = 0
     max_num = 0
     can_delete = False
@@ -80,6 +95,7 @@ class UserAdmin(BaseUserAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Session:
             return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)  # nothing to write; sets what the change message reads
         ended = 0
         for inline_form in formset.forms:
             if inline_form.cleaned_data.get("revoke") and inline_form.instance.pk:

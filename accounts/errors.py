@@ -28,7 +28,9 @@ class EmailNotVerified(AccountsError):
 class TooManyAttempts(AccountsError):
     code = "too_many_attempts"
     http_status = 429
-    default_message = "Too many failed attempts for this email; try again later or reset the password."
+    default_message = (
+        "Too many failed attempts for this email; try again later or reset the password."
+    )
 
     def __init__(self, retry_after: int, message: str | None = None):
         super().__init__(message)

@@ -6,7 +6,15 @@ from .models import Session, User
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ("id", "email", "first_name", "last_name", "email_verified", "is_staff", "date_joined")
+        fields = (
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "email_verified",
+            "is_staff",
+            "date_joined",
+        )
         read_only_fields = ("id", "email", "email_verified", "is_staff", "date_joined")
 
 

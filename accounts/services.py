@@ -462,7 +462,9 @@ def token_refresh(*, raw: str, client=NO_CLIENT) -> TokenPair:
             error = TokenInvalid()
         elif row.used_at is not None:
             if _refresh_grace(row, now):
-                _event(Kind.REFRESH_ROTATED, client=client, user=session.user, session_id=session.pk)
+                _event(
+                    Kind.REFRESH_ROTATED, client=client, user=session.user, session_id=session.pk
+                )
                 error = TokenRotated()
             else:
                 _sessions_revoke(ids=[session.pk], reason="refresh_token_reuse", now=now)
@@ -627,9 +629,7 @@ def password_reset_user(*, uidb64: str, token: str) -> User | None:
     return user
 
 
-def password_reset_confirm(
-    *, uidb64: str, token: str, new_password: str, client=NO_CLIENT
-) -> User:
+def password_reset_confirm(*, uidb64: str, token: str, new_password: str, client=NO_CLIENT) -> User:
     """Set a new password from a reset link: every session ends, a lockout is lifted."""
     user = password_reset_user(uidb64=uidb64, token=token)
     if user is None:
@@ -677,7 +677,9 @@ def sessions_purge(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.SESSION_RETENTION_DAYS)
     _, tokens_by_model = RefreshToken.objects.filter(expires_at__lte=now).delete()
-    _, by_model = Session.objects.filter(Q(revoked_at__lt=cutoff) | Q(expires_at__lt=cutoff)).delete()
+    _, by_model = Session.objects.filter(
+        Q(revoked_at__lt=cutoff) | Q(expires_at__lt=cutoff)
+    ).delete()
     return {
         "refresh_tokens": tokens_by_model.get(RefreshToken._meta.label, 0)
         + by_model.get(RefreshToken._meta.label, 0),

@@ -16,10 +16,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .errors import EmailNotVerified, InvalidCredentials, InvalidToken, SessionNotFound
-from .errors import TooManyAttempts
-from .forms import EmailForm, LoginForm, PasswordChangeForm, ProfileForm, RegisterForm
-from .forms import SetPasswordForm
+from .errors import (
+    EmailNotVerified,
+    InvalidCredentials,
+    InvalidToken,
+    SessionNotFound,
+    TooManyAttempts,
+)
+from .forms import (
+    EmailForm,
+    LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
+    RegisterForm,
+    SetPasswordForm,
+)
 from .middleware import WEB_SESSION_KEY
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -103,9 +114,7 @@ def register_view(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(
-                request, "Check your inbox for a link to confirm your email address."
-            )
+            messages.success(request, "Check your inbox for a link to confirm your email address.")
             return redirect("accounts:login")
     return _form_page(request, form, title="Create an account", submit="Register")
 

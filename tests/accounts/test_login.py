@@ -14,12 +14,16 @@ pytestmark = pytest.mark.django_db
 
 
 def _login(email, password, **extra):
-    return APIClient().post(LOGIN_URL, {"email": email, "password": password, **extra}, format="json")
+    return APIClient().post(
+        LOGIN_URL, {"email": email, "password": password, **extra}, format="json"
+    )
 
 
 def test_login_returns_token_pair_session_and_user():
     user = UserFactory()
-    response = _login(user.email.upper(), DEFAULT_PASSWORD, device_name="Pixel 9", platform="Android")
+    response = _login(
+        user.email.upper(), DEFAULT_PASSWORD, device_name="Pixel 9", platform="Android"
+    )
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {

@@ -36,7 +36,9 @@ def test_refresh_rotates_the_pair_and_spends_the_old_token(api_login):
     assert second["session_id"] == first["session_id"]
     assert second["refresh"] != first["refresh"]
     assert bearer(second["access"]).get(ME_URL).status_code == 200
-    old = RefreshToken.objects.get(jti=jwt.decode(first["refresh"], options={"verify_signature": False})["jti"])
+    old = RefreshToken.objects.get(
+        jti=jwt.decode(first["refresh"], options={"verify_signature": False})["jti"]
+    )
     assert old.used_at is not None and old.replaced_by is not None
 
 
@@ -106,7 +108,9 @@ def test_expired_access_token_is_refused(api_login):
 def test_expired_refresh_token_is_refused(api_login):
     body = api_login(UserFactory())
     now = timezone.now()
-    Session.objects.update(created_at=now - timedelta(days=31), expires_at=now - timedelta(seconds=1))
+    Session.objects.update(
+        created_at=now - timedelta(days=31), expires_at=now - timedelta(seconds=1)
+    )
     response = _refresh(body["refresh"])
     assert (response.status_code, response.json()["code"]) == (401, "token_invalid")
 
