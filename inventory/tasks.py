@@ -10,11 +10,21 @@ from . import selectors, services
 logger = logging.getLogger(__name__)
 
 
+class ReservationExpiryFailed(Exception):
+    """Some references could not be expired (the others were); the task run is a failure."""
+
+    def __init__(self, references, expired):
+        self.references, self.expired = references, expired
+        super().__init__(
+            f"Expired {expired} reservation(s); could not expire {', '.join(references)}."
+        )
+
+
 @shared_task(name="inventory.tasks.reservations_release_expired", acks_late=True)
 def reservations_release_expired() -> int:
     """Expire overdue reservations, one transaction per reference; return how many expired."""
     now = timezone.now()
-    expired = 0
+    expired, failed = 0, []
     for reference in selectors.reservation_references_due(now=now):
         try:
             expired += services.reservations_expire(reference=reference, now=now)
@@ -22,6 +32,9 @@ def reservations_release_expired() -> int:
             # One failing reference (say, a receiver's error) must not hold back the others;
             # its reservations stay active and the next run tries again.
             logger.exception("Could not expire the reservations of %s", reference)
+            failed.append(reference)
+    if failed:
+        raise ReservationExpiryFailed(failed, expired)
     return expired
 
 

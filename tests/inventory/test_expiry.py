@@ -72,7 +72,9 @@ def test_a_failing_receiver_rolls_back_the_release_of_its_reference_only(stocked
 
     reservation_expired.connect(receiver, weak=False)
     try:
-        assert tasks.reservations_release_expired() == 1
+        with pytest.raises(tasks.ReservationExpiryFailed) as info:
+            tasks.reservations_release_expired()
+        assert (info.value.references, info.value.expired) == (["BAD"], 1)
     finally:
         reservation_expired.disconnect(receiver)
     states = dict(Reservation.objects.values_list("reference", "state"))

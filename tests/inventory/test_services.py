@@ -228,3 +228,21 @@ def test_discrepancies_name_an_item_whose_counter_drifted(stocked):
     StockItem.objects.filter(pk=item.pk).update(on_hand=9)  # a write that skipped the ledger
     [drift] = selectors.stock_ledger_discrepancies()
     assert (drift.stock_item_id, drift.on_hand, drift.ledger_on_hand) == (item.pk, 9, 4)
+
+
+@pytest.mark.postgres
+def test_database_refuses_to_rewrite_the_ledger_on_postgresql(stocked, staff_user):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigger exists on PostgreSQL only")
+    item = stocked(on_hand=0)
+    services.stock_receive(stock_item=item, quantity=2, actor=staff_user)
+    base = StockMovement._base_manager.filter(stock_item=item)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        base.update(delta_on_hand=50)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        base._raw_delete(base.db)
+    # Deleting a user who appears in the ledger only clears the actor.
+    staff_user.delete()
+    assert base.get(kind="receipt", delta_on_hand=2).actor_id is None
