@@ -246,13 +246,6 @@ class StockAlertAdmin(ReadOnlyAdmin):
     def product(self, alert):
         return alert.stock_item.product
 
-    def has_change_permission(self, request, obj=None):
-        # Needed for the acknowledge action; the fields stay read-only.
-        return request.user.is_active and request.user.is_staff
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
     @admin.action(description="Acknowledge the selected alerts")
     def acknowledge(self, request, queryset):
         count = 0

@@ -104,3 +104,18 @@ def test_alerts_can_be_acknowledged_from_the_list(admin_client, stocked):
     )
     assert "2 alert(s) acknowledged." in response.content.decode()
     assert set(StockAlert.objects.values_list("state", flat=True)) == {"acknowledged"}
+
+
+@pytest.mark.parametrize("model", ["stockalert", "reservation", "batch", "stockmovement"])
+def test_inventory_lists_open_in_the_admin(admin_client, stocked, model):
+    item = stocked(on_hand=0)
+    services.stock_receive(stock_item=item, quantity=1, batch_number="B-7")
+    services.stock_alerts_evaluate()
+    services.stock_reserve(
+        lines={item.product_id: 1},
+        reference="O-9",
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    response = admin_client.get(f"/admin/inventory/{model}/")
+    assert response.status_code == 200
+    assert item.product.name in response.content.decode() or model != "stockalert"
