@@ -118,4 +118,5 @@ def test_inventory_lists_open_in_the_admin(admin_client, stocked, model):
     )
     response = admin_client.get(f"/admin/inventory/{model}/")
     assert response.status_code == 200
-    assert item.product.name in response.content.decode() or model != "stockalert"
+    if model == "stockalert":
+        assert item.product.name in response.content.decode()
