@@ -242,13 +242,6 @@ def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> 
         now = _now()
         number = _unused_order_number(now)
         expires_at = now + timedelta(minutes=settings.RESERVATION_MINUTES)
-        demand: dict[int, int] = {}
-        for item in items:
-            demand[item.product_id] = demand.get(item.product_id, 0) + item.quantity
-        inventory_services.stock_reserve(
-            lines=demand, reference=number, expires_at=expires_at, actor=user
-        )
-
         subtotal = cart_subtotal(items=items)
         shipping = shipping_for(subtotal=subtotal)
         order = Order.objects.create(
@@ -289,6 +282,14 @@ def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> 
         record.order = order
         record.save(update_fields=["order"])
         CartItem.objects.filter(cart=cart).delete()
+        # Stock last: its row locks are then held only for the reservation and the commit,
+        # and a shortage still rolls back everything written above.
+        demand: dict[int, int] = {}
+        for item in items:
+            demand[item.product_id] = demand.get(item.product_id, 0) + item.quantity
+        inventory_services.stock_reserve(
+            lines=demand, reference=number, expires_at=expires_at, actor=user
+        )
         _queue_notification(event)
     return order, True
 
@@ -354,8 +355,18 @@ def order_transition(*, order: Order, to_status: str, actor=None, note: str = ""
 
 
 def order_expire_for_reference(*, reference: str) -> Order | None:
-    """Expire the still-unpaid order whose reservations just expired; None when there is none."""
-    order = Order.objects.filter(number=reference, status=S.PENDING_PAYMENT).first()
+    """Expire the still-unpaid order whose reservations just expired; None when there is none.
+
+    Runs inside inventory's expiry transaction, which already holds the reservation rows. A
+    payment holds the order row and then waits for those rows, so waiting here for the order
+    would deadlock: NOWAIT fails at once instead, the expiry rolls back and its next run
+    finds the order paid.
+    """
+    order = (
+        Order.objects.select_for_update(nowait=True)
+        .filter(number=reference, status=S.PENDING_PAYMENT)
+        .first()
+    )
     if order is None:
         return None
     try:

@@ -98,3 +98,40 @@ def test_concurrent_checkouts_of_one_cart_with_different_keys_make_one_order():
     assert statuses == [201, 400, 400, 400]
     assert {body["code"] for status, body in results if status == 400} == {"cart_empty"}
     assert Order.objects.count() == 1
+
+
+def test_expiry_racing_a_payment_backs_off_and_the_payment_keeps_its_stock():
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from inventory import tasks as inventory_tasks
+    from inventory.models import Reservation
+    from orders.models import OrderStatus
+    from tests.orders.factories import place_order
+
+    product = stocked_product(on_hand=5)
+    order = place_order(UserFactory(), {product: 2})
+    Reservation.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    with transaction.atomic():  # a payment is being recorded: it holds the order row
+        Order.objects.select_for_update().get(pk=order.pk)
+
+        def expire(_):
+            try:
+                return inventory_tasks.reservations_release_expired()
+            except Exception as exc:  # the task reports the references it could not expire
+                return exc
+
+        [outcome] = _run_in_threads(1, expire)
+        assert isinstance(outcome, Exception) and order.number in str(outcome)
+        assert Reservation.objects.get().state == "active"
+        services.order_transition(order=order, to_status=OrderStatus.PAID)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    product.stock.refresh_from_db()
+    assert (product.stock.on_hand, product.stock.reserved) == (3, 0)
+    assert inventory_tasks.reservations_release_expired() == 0
+    assert inventory_selectors.stock_ledger_discrepancies() == []

@@ -1,0 +1,199 @@
+"""Checkout under contention: 100 shoppers check out 3-line carts at once against limited stock.
+
+Needs PostgreSQL (DATABASE_URL). Builds a throw-away database (`bench_checkout_orders`),
+fills carts through the services, then fires every checkout through the real API stack
+(POST /api/v1/orders/ with an Idempotency-Key) from a thread pool, each thread on its own
+database connection. Prints orders placed, 409s, oversold units (must be 0), median and p95
+checkout time and queries per checkout, and exits non-zero when anything was oversold or a
+checkout failed with another status.
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/shop .venv/bin/python benchmarks/checkout.py
+    options: --shoppers 100 --workers 32 --products 6 --stock 40
+"""
+
+import argparse
+import logging
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["TEST_DATABASE_NAME"] = "bench_checkout_orders"
+os.environ["EMAIL_URL"] = "dummymail://"
+# Queue Celery tasks without running them in the request, as with a real broker and workers.
+os.environ["CELERY_BROKER_URL"] = "memory://"
+os.environ.setdefault("THROTTLE_CHECKOUT", "100000/min")
+os.environ.setdefault("THROTTLE_USER", "100000/min")
+
+import django
+
+django.setup()
+
+from django.db import connection, connections  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+ADDRESS = {
+    "full_name": "Bench Shopper",
+    "line1": "1 Load Street",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
+
+
+def _prepare(*, shoppers: int, products: int, stock: int, seed: int):
+    from decimal import Decimal
+
+    from accounts.models import User
+    from catalog import services as catalog_services
+    from inventory import services as inventory_services
+    from orders import services as order_services
+
+    rng = random.Random(seed)
+    items = []
+    for i in range(products):
+        product = catalog_services.product_create(
+            sku=f"BENCH-{i:03d}", name=f"Bench product {i}", price=Decimal("9.90") + i
+        )
+        inventory_services.stock_receive(
+            stock_item=inventory_services.stock_item_for_product(product=product), quantity=stock
+        )
+        items.append(product)
+    users = []
+    for i in range(shoppers):
+        user = User.objects.create_user(f"bench{i}@example.com", None, email_verified=True)
+        cart = order_services.cart_get_or_create(user=user)
+        for product in rng.sample(items, 3):
+            order_services.cart_item_add(
+                cart=cart, product_id=product.pk, quantity=rng.randint(1, 2)
+            )
+        users.append(user)
+    return items, users
+
+
+def _checkout(user):
+    client = APIClient()
+    client.force_authenticate(user=user)
+    try:
+        with CaptureQueriesContext(connections["default"]) as queries:
+            started = time.perf_counter()
+            response = client.post(
+                "/api/v1/orders/",
+                {"shipping_address": ADDRESS},
+                format="json",
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+            elapsed = time.perf_counter() - started
+        return response.status_code, elapsed, len(queries.captured_queries)
+    finally:
+        connection.close()
+
+
+def _oversold(items) -> tuple[int, int]:
+    """Return (units sold beyond stock, units where counters disagree with placed orders)."""
+    from django.db.models import Sum
+
+    from inventory.models import StockItem
+    from orders.models import OrderLine
+
+    oversold = mismatched = 0
+    for product in items:
+        stock = StockItem.objects.get(product=product)
+        placed = OrderLine.objects.filter(product=product).aggregate(n=Sum("quantity"))["n"] or 0
+        received = stock.on_hand  # nothing is paid in the run, so on_hand is what was received
+        oversold += max(placed - received, 0) + max(stock.reserved - stock.on_hand, 0)
+        mismatched += abs(stock.reserved - placed)
+    return oversold, mismatched
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shoppers", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--products", type=int, default=6)
+    parser.add_argument("--stock", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    logging.disable(logging.WARNING)  # 409s are expected here; keep the report readable
+    if connection.vendor != "postgresql":
+        print("benchmarks/checkout.py needs PostgreSQL: set DATABASE_URL.", file=sys.stderr)
+        return 2
+
+    old_config = setup_databases(verbosity=0, interactive=False)
+    try:
+        items, users = _prepare(
+            shoppers=args.shoppers, products=args.products, stock=args.stock, seed=args.seed
+        )
+        demand = sum(item.quantity for user in users for item in user.cart.items.all())
+        connection.close()
+        start = threading.Barrier(min(args.workers, args.shoppers))
+
+        def run(user):
+            return _checkout(user)
+
+        def warm(_):
+            # Open every worker's connection first so the run measures checkouts, not connects.
+            connections["default"].ensure_connection()
+            start.wait()
+
+        wall = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            list(pool.map(warm, range(min(args.workers, args.shoppers))))
+            wall = time.perf_counter()
+            results = list(pool.map(run, users))
+        wall = time.perf_counter() - wall
+
+        statuses = Counter(status for status, _, _ in results)
+        times = sorted(elapsed for status, elapsed, _ in results if status == 201)
+        all_times = sorted(elapsed for _, elapsed, _ in results)
+        placed_queries = [n for status, _, n in results if status == 201]
+        short_queries = [n for status, _, n in results if status == 409]
+        oversold, mismatched = _oversold(items)
+
+        def ms(value):
+            return f"{value * 1000:.1f} ms"
+
+        def median(values):
+            return statistics.median(values) if values else 0
+
+        def p95(values):
+            return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))] if values else 0
+
+        print(
+            f"checkout benchmark: {args.shoppers} shoppers, {args.workers} threads, "
+            f"{args.products} products x {args.stock} units = {args.products * args.stock} units, "
+            f"{demand} units in carts (3 lines each)"
+        )
+        print(f"  orders placed        {statuses.get(201, 0)}")
+        print(f"  409 short stock      {statuses.get(409, 0)}")
+        others = {k: v for k, v in statuses.items() if k not in (201, 409)}
+        print(f"  other statuses       {others or 'none'}")
+        print(f"  oversold units       {oversold}")
+        print(f"  reserved != placed   {mismatched}")
+        print(
+            f"  checkout time        median {ms(median(all_times))}, p95 {ms(p95(all_times))} "
+            f"(placed only: median {ms(median(times))}, p95 {ms(p95(times))})"
+        )
+        print(
+            f"  queries per checkout placed {median(placed_queries):.0f} "
+            f"(max {max(placed_queries, default=0)}), 409 {median(short_queries):.0f}"
+        )
+        print(f"  wall time            {wall:.2f} s ({args.shoppers / wall:.0f} checkouts/s)")
+        return 0 if oversold == 0 and mismatched == 0 and not others else 1
+    finally:
+        connections.close_all()
+        teardown_databases(old_config, verbosity=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
