@@ -4,6 +4,7 @@ import re
 from decimal import Decimal
 
 from django.core import mail
+from playwright.sync_api import expect
 
 from inventory import services as inventory_services
 from tests.factories import CategoryFactory, ProductFactory
@@ -50,8 +51,11 @@ def messages(page) -> list[str]:
 
 
 def assert_message(page, text: str) -> None:
-    shown = messages(page)
-    assert any(text in message for message in shown), f"no message {text!r}; shown: {shown}"
+    """Wait for the flash message after an action; fail showing the messages there are."""
+    try:
+        expect(page.locator(".messages .message", has_text=text)).to_be_visible()
+    except AssertionError:
+        raise AssertionError(f"no message {text!r}; shown: {messages(page)}") from None
 
 
 def nav(page):

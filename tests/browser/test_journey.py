@@ -4,6 +4,9 @@ import re
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
+
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 from .axe import assert_accessible
 from .journey import (
@@ -209,3 +212,77 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     assert "/account/login/" in phone.url
     page.goto("/orders/")
     assert "/account/login/" in page.url
+
+
+def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
+    new_page, shop, mailoutbox, screenshot
+):
+    shopper = UserFactory(email="grace@example.com", first_name="Grace")
+    staff = UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
+
+    # A shopper buys two of the six burr grinders: four left, at or below the threshold of 5.
+    page = new_page()
+    log_in(page, email=shopper.email, password=DEFAULT_PASSWORD)
+    add_to_cart(page, slug="burr-grinder", quantity=2)
+    number = check_out(page)
+    pay(page, card=GOOD_CARD)
+    assert page.get_by_test_id("order-status").inner_text() == "Paid"
+
+    # Staff log into the admin.
+    admin = new_page()
+    admin.goto("/admin/")
+    admin.locator("#id_username").fill(staff.email)
+    admin.locator("#id_password").fill(DEFAULT_PASSWORD)
+    admin.get_by_role("button", name="Log in").click()
+    assert admin.get_by_role("heading", name="Site administration").is_visible()
+
+    # The order moves to processing, then shipped.
+    admin.goto("/admin/orders/order/")
+    row = admin.locator("#result_list tbody tr", has_text=number)
+    assert "Paid" in row.inner_text()
+    for action, status in (
+        ("Mark selected orders processing", "processing"),
+        ("Mark selected orders shipped", "shipped"),
+    ):
+        row.locator("input.action-select").check()
+        admin.locator("select[name=action]").select_option(label=action)
+        admin.get_by_role("button", name="Go").click()
+        assert_admin_message(admin, f"1 order(s) marked {status}.")
+    assert "Shipped" in row.inner_text()
+    screenshot(admin, "staff-01-orders-shipped")
+
+    # The shopper sees it, with the whole timeline, and got an email.
+    page.goto(f"/orders/{number}/")
+    assert page.get_by_test_id("order-status").inner_text() == "Shipped"
+    assert timeline(page) == ["Pending payment", "Paid", "Processing", "Shipped"]
+    subjects = [m.subject for m in mailoutbox if shopper.email in m.to]
+    assert any(number in s and "on its way" in s for s in subjects), subjects
+
+    # The low-stock alert is open.
+    admin.goto("/admin/inventory/stockalert/")
+    alert = admin.locator("#result_list tbody tr", has_text="Burr grinder")
+    assert alert.count() == 1
+    assert "Low stock" in alert.inner_text() and "Open" in alert.inner_text()
+    screenshot(admin, "staff-02-low-stock-alert")
+    assert any("Low stock: Burr grinder" in m.subject for m in mailoutbox)
+
+    # Receiving twenty more closes it.
+    admin.goto("/admin/inventory/stockitem/")
+    item = admin.locator("#result_list tbody tr", has_text="Burr grinder")
+    assert "4" in item.locator("td.field-available_units").inner_text()
+    item.get_by_role("link", name="Receive").click()
+    admin.get_by_label("Quantity").fill("20")
+    admin.get_by_label("Batch number").fill("B-2026-11")
+    admin.get_by_role("button", name=re.compile("^Receive stock")).click()
+    admin.wait_for_url(re.compile(r"/admin/inventory/stockitem/\d+/change/$"))
+    assert_admin_message(admin, "Received 20 unit(s).")
+    screenshot(admin, "staff-03-stock-received")
+    admin.goto("/admin/inventory/stockalert/")
+    alert = admin.locator("#result_list tbody tr", has_text="Burr grinder")
+    assert "Closed" in alert.inner_text()
+    page.goto("/products/burr-grinder/")
+    assert page.get_by_test_id("availability").inner_text() == "24 available"
+
+
+def assert_admin_message(page, text: str) -> None:
+    expect(page.locator("ul.messagelist li", has_text=text)).to_be_visible()
