@@ -360,10 +360,6 @@ def reservation_expiry_default() -> datetime:
 
 def _alert_open(*, stock_item_id: int, kind: str, message: str) -> StockAlert | None:
     """Open an alert unless one of that kind is already unresolved; return it if new."""
-    if StockAlert.objects.filter(
-        stock_item_id=stock_item_id, kind=kind, state__in=StockAlert.UNRESOLVED
-    ).exists():
-        return None
     try:
         with transaction.atomic():
             alert = StockAlert.objects.create(
@@ -394,22 +390,26 @@ def stock_alerts_evaluate(*, stock_item_ids=None, today: date | None = None) -> 
     today = today or timezone.localdate()
     horizon = today + timedelta(days=settings.BATCH_EXPIRY_WARNING_DAYS)
     items = StockItem.objects.select_related("product").order_by("pk")
+    batches = Batch.objects.filter(expires_on__gte=today, expires_on__lte=horizon)
+    alerts = StockAlert.objects.filter(state__in=StockAlert.UNRESOLVED)
     if stock_item_ids is not None:
-        items = items.filter(pk__in=list(stock_item_ids))
-    items = list(items)
+        ids = list(stock_item_ids)
+        items, batches = items.filter(pk__in=ids), batches.filter(stock_item_id__in=ids)
+        alerts = alerts.filter(stock_item_id__in=ids)
     expiring = defaultdict(list)
-    for batch in Batch.objects.filter(
-        stock_item__in=items, expires_on__gte=today, expires_on__lte=horizon
-    ).order_by("expires_on", "pk"):
+    for batch in batches.order_by("expires_on", "pk"):
         expiring[batch.stock_item_id].append(batch)
+    unresolved = set(alerts.values_list("stock_item_id", "kind"))
     counts = {"opened": 0, "closed": 0}
 
     def decide(item, kind, open_when, close_when, message):
-        if open_when:
+        # Only changes cost a query: most items need nothing on most runs.
+        is_unresolved = (item.pk, kind) in unresolved
+        if open_when and not is_unresolved:
             counts["opened"] += (
                 _alert_open(stock_item_id=item.pk, kind=kind, message=message) is not None
             )
-        elif close_when:
+        elif close_when and is_unresolved:
             counts["closed"] += _alert_close(stock_item_id=item.pk, kind=kind)
 
     kinds = StockAlert.Kind

@@ -137,3 +137,15 @@ def test_scheduled_task_evaluates_every_item(stocked):
     assert tasks.stock_alerts_evaluate()["opened"] == 2
     assert _unresolved(a) == {"low_stock", "out_of_stock"}
     assert _unresolved(b) == set()
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_a_quiet_evaluation_costs_the_same_few_queries_for_any_number_of_items(
+    stocked, django_assert_max_num_queries, size
+):
+    for _ in range(size):
+        stocked(on_hand=50)
+    stocked(on_hand=0)
+    services.stock_alerts_evaluate()
+    with django_assert_max_num_queries(5):
+        assert services.stock_alerts_evaluate() == {"opened": 0, "closed": 0}
