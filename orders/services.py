@@ -129,6 +129,7 @@ def cart_item_update(*, item: CartItem, quantity: int) -> CartItem:
     _check_available(item.product, quantity)
     item.quantity = quantity
     item.save(update_fields=["quantity"])
+    Cart.objects.filter(pk=item.cart_id).update(updated_at=_now())
     return item
 
 
@@ -156,6 +157,13 @@ def cart_merge(*, source: Cart, target: Cart) -> int:
         moved += 1
     source.delete()
     return moved
+
+
+@transaction.atomic
+def carts_purge_guest(*, older_than) -> int:
+    """Delete guest carts untouched since `older_than` (their sessions are long gone)."""
+    _, per_model = Cart.objects.filter(user__isnull=True, updated_at__lt=older_than).delete()
+    return per_model.get(Cart._meta.label, 0)
 
 
 def cart_subtotal(*, items) -> Decimal:

@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
 
 from . import services
 
@@ -7,3 +10,9 @@ from . import services
 def order_event_notify(event_id: int) -> bool:
     """Email the shopper about one order event; safe to run twice (the event records the send)."""
     return services.order_event_notify(event_id=event_id)
+
+
+@shared_task(name="orders.tasks.guest_carts_purge", acks_late=True)
+def guest_carts_purge(days: int = 30) -> int:
+    """Delete guest carts untouched for `days` days; safe to run twice."""
+    return services.carts_purge_guest(older_than=timezone.now() - timedelta(days=days))

@@ -255,3 +255,25 @@ def test_order_pages_need_login(client, user, product):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/account/login/")
+
+
+def test_abandoned_guest_carts_are_purged_but_not_fresh_or_user_carts(client, user, product):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from orders.models import Cart
+
+    client.post("/cart/add/", {"product": product.pk, "quantity": 1})
+    old_guest = services.cart_get_or_create()
+    old_user_cart = services.cart_get_or_create(user=user)
+    Cart.objects.filter(pk__in=[old_guest.pk, old_user_cart.pk]).update(
+        updated_at=timezone.now() - timedelta(days=40)
+    )
+
+    call_command("purge_guest_carts", "--days", "30")
+
+    assert not Cart.objects.filter(pk=old_guest.pk).exists()
+    assert Cart.objects.filter(pk=old_user_cart.pk).exists()
+    assert product.name in client.get("/cart/").content.decode()
