@@ -2,9 +2,8 @@
 
 The session check reads Redis first: `accounts:session:<sid>` holds `{"uid", "exp"}` for
 an active session and `accounts:user:<uid>` the user's snapshot, both fetched in one
-round trip. A miss (or a `stale` marker left by a revocation or a user change) reads the
-database once and refills with `add`, so a refill can never overwrite the marker a
-concurrent revocation just wrote.
+round trip. A miss (or the `stale` marker a revocation leaves) reads the database once
+and refills with `add`, so a refill never overwrites what a revocation just wrote.
 """
 
 import time
@@ -29,9 +28,9 @@ SNAPSHOT_FIELDS = (
     "date_joined",
 )
 SNAPSHOT_TTL = 60 * 60  # seconds; revocation and user changes clear it anyway
-STALE = "stale"  # written on revoke / user change: read the database, refill later
+STALE = "stale"  # written at once on revoke: read the database, do not refill
 REVOKED = "revoked"  # negative cache for a session the database says has ended
-STALE_TTL = 10  # long enough for any database read that began before the change
+STALE_TTL = 10  # then `revoked` (written on commit) or the database takes over
 SEEN_INTERVAL = 60  # last_seen_at is written at most once per this many seconds
 
 

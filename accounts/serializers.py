@@ -1,21 +1,22 @@
 from rest_framework import serializers
 
-from .models import Session, User
+from .models import Session
 
 
-class UserSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = User
-        fields = (
-            "id",
-            "email",
-            "first_name",
-            "last_name",
-            "email_verified",
-            "is_staff",
-            "date_joined",
-        )
-        read_only_fields = ("id", "email", "email_verified", "is_staff", "date_joined")
+class UserSerializer(serializers.Serializer):
+    """The user as `me` shows it; only the names are writable.
+
+    A plain Serializer rather than a ModelSerializer: it runs on every `me` request and
+    building model fields by introspection each time costs more than the authentication.
+    """
+
+    id = serializers.IntegerField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    email_verified = serializers.BooleanField(read_only=True)
+    is_staff = serializers.BooleanField(read_only=True)
+    date_joined = serializers.DateTimeField(read_only=True)
 
 
 class RegisterSerializer(serializers.Serializer):

@@ -1,8 +1,8 @@
 """Writes for accounts: registration, login, token rotation, revocation and passwords.
 
-Revocation writes a `stale` marker over the session's cache entry at once (and again on
-commit), so the next request with that session's access token reads the database and
-is refused; see selectors.session_check.
+Revocation writes a `stale` marker over the session's cache entry at once (and `revoked`
+on commit), so the next request with that session's access token is refused; see
+selectors.session_check.
 """
 
 import hashlib
@@ -88,32 +88,37 @@ def _on_commit_delay(task_name: str, *args) -> None:
 # ------------------------------------------------------------------------------
 # Cache invalidation
 # ------------------------------------------------------------------------------
-def _cache_mark(keys: list[str], *, on_commit_value=selectors.STALE, on_commit_ttl=None) -> None:
-    """Mark cache entries stale now, and again on commit; readers fall back to the database.
-
-    Marking before the commit closes the window in which a reader could still use the old
-    entry; marking again after it overwrites any refill made from pre-commit data.
-    """
-    if not keys:
-        return
-    cache.set_many(dict.fromkeys(keys, selectors.STALE), timeout=selectors.STALE_TTL)
-    after = dict.fromkeys(keys, on_commit_value)
-    ttl = on_commit_ttl or selectors.STALE_TTL
-    transaction.on_commit(lambda: cache.set_many(after, timeout=ttl))
-
-
 def user_cache_invalidate(*, user_id) -> None:
-    """Forget the cached snapshot of a user (its fields changed)."""
-    _cache_mark([selectors.user_cache_key(user_id)])
+    """Forget the user's cached snapshot now; once committed, cache the saved row.
+
+    Writing the committed row (rather than only deleting) overwrites a refill that a
+    concurrent request may have made from the pre-commit row.
+    """
+    key = selectors.user_cache_key(user_id)
+    cache.delete(key)
+
+    def refill():
+        user = User.objects.filter(pk=user_id).only(*selectors.SNAPSHOT_FIELDS).first()
+        if user is None:
+            cache.delete(key)
+        else:
+            cache.set(key, selectors.user_snapshot(user), timeout=selectors.SNAPSHOT_TTL)
+
+    transaction.on_commit(refill)
 
 
 def _sessions_cache_invalidate(session_ids) -> None:
-    """Cut the sessions off at once; once committed they are cached as revoked."""
-    _cache_mark(
-        [selectors.session_cache_key(sid) for sid in session_ids],
-        on_commit_value=selectors.REVOKED,
-        on_commit_ttl=selectors.SNAPSHOT_TTL,
-    )
+    """Cut the sessions off at once; once committed, cache them as revoked.
+
+    The `stale` marker written now sends readers to the database; the `revoked` written
+    after the commit overwrites any refill made from the pre-commit row.
+    """
+    keys = [selectors.session_cache_key(sid) for sid in session_ids]
+    if not keys:
+        return
+    cache.set_many(dict.fromkeys(keys, selectors.STALE), timeout=selectors.STALE_TTL)
+    revoked = dict.fromkeys(keys, selectors.REVOKED)
+    transaction.on_commit(lambda: cache.set_many(revoked, timeout=selectors.SNAPSHOT_TTL))
 
 
 # ------------------------------------------------------------------------------
@@ -361,16 +366,16 @@ def session_create(
         last_seen_at=now,
         expires_at=now + settings.SESSION_ABSOLUTE_LIFETIME,
     )
-    snapshot = {"uid": user.pk, "exp": session.expires_at.timestamp()}
-    user_snapshot = selectors.user_snapshot(user)
+    # Warm the cache now (not on commit) so the first request after login needs no query;
+    # if this transaction rolls back, no token or cookie for the session ever leaves.
     ttl = selectors.SNAPSHOT_TTL
-
-    def warm():
-        cache.add(selectors.session_cache_key(session.pk), snapshot, timeout=ttl)
-        cache.add(selectors.user_cache_key(user.pk), user_snapshot, timeout=ttl)
-        cache.set(selectors.seen_cache_key(session.pk), 1, timeout=selectors.SEEN_INTERVAL)
-
-    transaction.on_commit(warm)
+    cache.add(
+        selectors.session_cache_key(session.pk),
+        {"uid": user.pk, "exp": session.expires_at.timestamp()},
+        timeout=ttl,
+    )
+    cache.add(selectors.user_cache_key(user.pk), selectors.user_snapshot(user), timeout=ttl)
+    cache.set(selectors.seen_cache_key(session.pk), 1, timeout=selectors.SEEN_INTERVAL)
     return session
 
 

@@ -45,10 +45,8 @@ def test_sessions_list_shows_active_sessions_newest_first_with_current(api_login
 @pytest.mark.parametrize("sessions", [1, 5])
 def test_sessions_list_query_count_does_not_grow(api_login, django_assert_num_queries, sessions):
     user = UserFactory()
-    cache_clear()  # the factory saved the user twice: let its change markers expire
     bodies = [api_login(user) for _ in range(sessions)]
     client = bearer(bodies[0]["access"])
-    client.get(ME_URL)  # warm the session cache
     with django_assert_num_queries(1):
         assert len(client.get(SESSIONS_URL).json()) == sessions
 
@@ -174,20 +172,16 @@ def test_user_saved_inactive_anywhere_loses_access(api_login):
 def test_authenticated_request_makes_no_database_query_for_auth(
     api_login, django_assert_num_queries
 ):
-    user = UserFactory()
-    cache_clear()  # the factory saved the user twice: let its change markers expire
-    client = bearer(api_login(user)["access"])
-    client.get(ME_URL)  # fills the cache (login warms it on commit; this test never commits)
-    with django_assert_num_queries(0):
-        response = client.get(ME_URL)
-    assert response.status_code == 200
+    client = bearer(api_login(UserFactory())["access"])
+    for _ in range(2):
+        with django_assert_num_queries(0):
+            response = client.get(ME_URL)
+        assert response.status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
 def test_first_request_after_login_is_already_warm(api_login, django_assert_num_queries):
-    user = UserFactory()
-    cache_clear()
-    client = bearer(api_login(user)["access"])
+    client = bearer(api_login(UserFactory())["access"])
     with django_assert_num_queries(0):
         assert client.get(ME_URL).status_code == 200
 
@@ -221,6 +215,16 @@ def test_last_seen_is_written_at_most_once_a_minute(api_login):
     assert seen > long_ago
     client.get(ME_URL)
     assert Session.objects.get(pk=body["session_id"]).last_seen_at == seen
+
+
+def test_web_pages_of_a_fresh_login_make_no_query_for_the_session_check(
+    django_assert_num_queries,
+):
+    user, browser = UserFactory(), Client()
+    browser.force_login(user)
+    # Django loads its session and user (2 queries); the device-session check adds none.
+    with django_assert_num_queries(2):
+        assert browser.get("/account/login/").status_code == 302
 
 
 def test_me_patch_updates_the_name(api_login):
