@@ -1,6 +1,6 @@
 """Reads of carts and orders, with the joins and prefetches each page needs."""
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet, Sum
 
 from .models import Cart, CartItem, Order, OrderEvent, OrderLine
 
@@ -42,10 +42,10 @@ def cart_item_get(*, cart: Cart | None, item_id) -> CartItem | None:
 
 
 def order_list(*, user=None, status: str | None = None) -> QuerySet[Order]:
-    """Orders newest first with their line and unit counts; `user=None` means every order."""
-    queryset = Order.objects.annotate(
-        line_count=Count("lines"), item_count=Sum("lines__quantity")
-    ).order_by("-placed_at", "-id")
+    """Orders newest first with `item_count` (units ordered); `user=None` means every order."""
+    queryset = Order.objects.annotate(item_count=Sum("lines__quantity")).order_by(
+        "-placed_at", "-id"
+    )
     if user is not None:
         queryset = queryset.filter(user=user)
     if status:

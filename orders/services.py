@@ -404,7 +404,9 @@ def _queue_notification(event: OrderEvent) -> None:
     from .tasks import order_event_notify  # tasks import services; import here, not at top
 
     event_id = event.pk
-    transaction.on_commit(lambda: order_event_notify.delay(event_id))
+    # robust: the order change is committed; a broker (or, eager, a mail server) that is down
+    # must not turn it into an error for the caller. The event stays unnotified in the log.
+    transaction.on_commit(lambda: order_event_notify.delay(event_id), robust=True)
 
 
 def order_event_notify(*, event_id: int) -> bool:

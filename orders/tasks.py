@@ -6,7 +6,13 @@ from django.utils import timezone
 from . import services
 
 
-@shared_task(name="orders.tasks.order_event_notify", acks_late=True)
+@shared_task(
+    name="orders.tasks.order_event_notify",
+    acks_late=True,
+    autoretry_for=(OSError,),  # SMTP and connection errors; the claim rolled back, so retry
+    retry_backoff=True,
+    max_retries=5,
+)
 def order_event_notify(event_id: int) -> bool:
     """Email the shopper about one order event; safe to run twice (the event records the send)."""
     return services.order_event_notify(event_id=event_id)

@@ -216,3 +216,20 @@ def test_confirmation_email_is_sent_once_the_order_is_placed(
     [message] = mail.outbox
     assert message.to == [user_client.user.email]
     assert number in message.subject and number in message.body
+
+
+def test_mail_server_down_does_not_fail_the_checkout(
+    user_client, product, monkeypatch, django_capture_on_commit_callbacks
+):
+    import smtplib
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("mail server down")
+
+    monkeypatch.setattr("orders.services.send_mail", refuse)
+    add(user_client, product, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = checkout(user_client)
+    assert response.status_code == 201
+    order = Order.objects.get()
+    assert order.events.get().notified_at is None  # a later run can still send it
