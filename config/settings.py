@@ -267,6 +267,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.sessions_purge",
         "schedule": crontab(minute=7),
     },
+    "orders-purge-guest-carts": {
+        "task": "orders.tasks.guest_carts_purge",
+        "schedule": crontab(hour=3, minute=17),
+    },
 }
 
 # ------------------------------------------------------------------------------
