@@ -3,11 +3,14 @@
 import re
 from decimal import Decimal
 
+from django.conf import settings
 from django.core import mail
 from playwright.sync_api import expect
 
 from inventory import services as inventory_services
 from tests.factories import CategoryFactory, ProductFactory
+
+from .axe import assert_accessible
 
 PASSWORD = "Blue-kettle-42-morning"
 GOOD_CARD = "4242424242424242"
@@ -128,3 +131,26 @@ def assert_fits_width(page) -> None:
 
 def timeline(page) -> list[str]:
     return page.get_by_test_id("timeline").locator("li strong").all_inner_texts()
+
+
+def assert_sound_page(page, what: str) -> None:
+    """Check what every shop page owes its visitor: a title, labels, CSRF tokens, no axe errors."""
+    title = page.title()
+    assert (
+        title.endswith(f" · {settings.SHOP_NAME}") and len(title) > len(settings.SHOP_NAME) + 3
+    ), f"{what}: unhelpful title {title!r}"
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+            .filter(el => el.type !== 'hidden' && el.labels.length === 0
+                          && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+            .map(el => el.name || el.id)"""
+    )
+    assert unlabelled == [], f"{what}: inputs without a label: {unlabelled}"
+    unprotected = page.evaluate(
+        """() => [...document.querySelectorAll('form')]
+            .filter(form => form.method.toLowerCase() === 'post'
+                            && !form.querySelector('input[name=csrfmiddlewaretoken]'))
+            .map(form => form.getAttribute('action') || '(this page)')"""
+    )
+    assert unprotected == [], f"{what}: POST forms without a CSRF token: {unprotected}"
+    assert_accessible(page, what)

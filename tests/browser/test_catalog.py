@@ -198,3 +198,17 @@ def test_every_input_has_a_label_and_every_post_form_a_csrf_token(page, catalog)
             assert form.locator("input[name=csrfmiddlewaretoken]").count() == 1, (
                 f"a POST form on {path} has no CSRF token"
             )
+
+
+def test_a_form_without_its_csrf_token_is_refused_with_our_page(page, catalog, screenshot):
+    page.goto("/products/moka-pot/")
+    page.evaluate("() => document.querySelector('input[name=csrfmiddlewaretoken]').remove()")
+    with page.expect_response("**/cart/add/") as refused:
+        page.get_by_role("button", name="Add to cart").click()
+    assert refused.value.status == 403
+    assert page.get_by_role("heading", level=1).inner_text() == "Please try again"
+    assert page.locator("link[rel=stylesheet][href$='css/shop.css']").count() == 1
+    screenshot(page, "error-403-csrf")
+    assert_accessible(page, "the CSRF failure page")
+    page.goto("/cart/")
+    assert page.get_by_test_id("cart-item").count() == 0

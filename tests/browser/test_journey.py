@@ -8,7 +8,6 @@ from playwright.sync_api import expect
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-from .axe import assert_accessible
 from .journey import (
     DECLINED_CARD,
     GOOD_CARD,
@@ -16,6 +15,7 @@ from .journey import (
     add_to_cart,
     assert_fits_width,
     assert_message,
+    assert_sound_page,
     cart_rows,
     check_out,
     log_in,
@@ -55,7 +55,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     assert len(cart_rows(page)) == 1
     assert page.get_by_test_id("cart-subtotal").inner_text() == f"69.80 {settings.SHOP_CURRENCY}"
     screenshot(page, "journey-01-guest-cart")
-    assert_accessible(page, "the cart")
+    assert_sound_page(page, "the cart")
 
     # Registering: a mistake is shown next to its field, then the account is made.
     nav(page).get_by_role("link", name="Register").click()
@@ -69,7 +69,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     confirm_field = page.locator(".field", has=page.get_by_label("Password again"))
     assert confirm_field.locator(".error").inner_text().endswith("The two passwords do not match.")
     screenshot(page, "journey-02-register-error")
-    assert_accessible(page, "the registration form with an error")
+    assert_sound_page(page, "the registration form with an error")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Register").click()
@@ -87,11 +87,12 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     # The link from the email confirms the address.
     page.goto(verification_path(EMAIL))
     assert page.get_by_role("heading", level=1).inner_text() == "Confirm your email address"
+    assert_sound_page(page, "the email confirmation page")
     page.get_by_role("button", name="Confirm my email address").click()
     page.wait_for_url("**/account/login/")
     assert_message(page, "Your email address is confirmed.")
     screenshot(page, "journey-03-login")
-    assert_accessible(page, "the login page")
+    assert_sound_page(page, "the login page")
 
     # After logging in, the guest cart is still there.
     log_in(page, email=EMAIL)
@@ -120,24 +121,26 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     name_field = page.locator(".field", has=page.get_by_label("Full name"))
     assert name_field.locator(".error").count() == 1
     screenshot(page, "journey-04-checkout-errors")
-    assert_accessible(page, "the checkout page with errors")
+    assert_sound_page(page, "the checkout page with errors")
     number = check_out(page)
     assert_message(page, f"Order {number} placed.")
     assert page.get_by_test_id("amount-due").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
     screenshot(page, "journey-05-pay")
-    assert_accessible(page, "the payment page")
+    assert_sound_page(page, "the payment page")
 
     # The declined card first, then the good one.
     pay(page, card=DECLINED_CARD)
     assert page.get_by_role("heading", level=1).inner_text() == "Payment not completed"
     assert_message(page, "Your payment was declined.")
     screenshot(page, "journey-06-declined")
+    assert_sound_page(page, "the payment failure page")
     page.get_by_role("link", name="Try again").click()
     pay(page, card=GOOD_CARD)
     assert page.get_by_role("heading", level=1).inner_text() == "Thank you!"
     assert page.get_by_test_id("order-status").inner_text() == "Paid"
     assert_message(page, f"Thank you: order {number} is paid.")
     screenshot(page, "journey-07-paid")
+    assert_sound_page(page, "the payment success page")
 
     # The order history and the order's timeline.
     nav(page).get_by_role("link", name="Orders").click()
@@ -146,7 +149,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     assert number in rows.first.inner_text() and "Paid" in rows.first.inner_text()
     assert "218.80" in rows.first.inner_text()
     screenshot(page, "journey-08-order-history")
-    assert_accessible(page, "the order history")
+    assert_sound_page(page, "the order history")
     rows.first.get_by_role("link", name=number).click()
     assert page.get_by_test_id("order-status").inner_text() == "Paid"
     assert timeline(page) == ["Pending payment", "Paid"]
@@ -154,7 +157,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     assert page.get_by_test_id("order-total").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
     assert page.get_by_role("button", name="Cancel order").count() == 0
     screenshot(page, "journey-09-order-detail")
-    assert_accessible(page, "the order page")
+    assert_sound_page(page, "the order page")
 
     # A second order is left unpaid, then cancelled: its stock comes back.
     add_to_cart(page, slug="sencha", quantity=2)
@@ -183,7 +186,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     assert sessions.count() == 2
     assert page.get_by_text("this device").count() == 1
     screenshot(page, "journey-10-sessions")
-    assert_accessible(page, "the account page")
+    assert_sound_page(page, "the account page")
     other = sessions.filter(has_not_text="this device")
     other.get_by_role("button", name="End").click()
     assert_message(page, "The session has ended.")
