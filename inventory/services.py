@@ -206,6 +206,18 @@ def stock_return(*, lines: Mapping[int, int], reference: str, actor=None) -> Non
 # ------------------------------------------------------------------------------
 
 
+def _raise_if_short(demand: dict[int, int], items) -> None:
+    """Raise InsufficientStock listing every line the items cannot serve."""
+    available = {item.product_id: max(item.on_hand - item.reserved, 0) for item in items}
+    shortages = [
+        Shortage(product_id, requested, available.get(product_id, 0))
+        for product_id, requested in sorted(demand.items())
+        if requested > available.get(product_id, 0)
+    ]
+    if shortages:
+        raise InsufficientStock(shortages)
+
+
 @transaction.atomic
 def stock_reserve(
     *,
@@ -220,15 +232,11 @@ def stock_reserve(
     """
     demand = _demand(lines)
     reference = _check_reference(reference, required=True)
+    # A plain read first: when the committed stock is already short, refuse without queueing
+    # for the row locks (under contention most attempts end here). Then lock and check again.
+    _raise_if_short(demand, StockItem.objects.filter(product_id__in=demand))
     items = {item.product_id: item for item in _lock_items(product_id__in=demand)}
-    shortages = []
-    for product_id, requested in sorted(demand.items()):
-        item = items.get(product_id)
-        available = max(item.on_hand - item.reserved, 0) if item else 0
-        if requested > available:
-            shortages.append(Shortage(product_id, requested, available))
-    if shortages:
-        raise InsufficientStock(shortages)
+    _raise_if_short(demand, items.values())
 
     reservations, movements = [], []
     for item in sorted(items.values(), key=lambda i: i.pk):
