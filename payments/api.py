@@ -7,9 +7,8 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import exceptions, permissions, status
+from rest_framework import exceptions, generics, permissions, status
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -45,9 +44,11 @@ def idempotency_key(request) -> str:
     return key
 
 
-class OrderPaymentsView(APIView):
+class OrderPaymentsView(generics.ListAPIView):
     """An order's payments: the owner starts one; the owner and staff list them."""
 
+    serializer_class = PaymentSerializer
+    filter_backends = ()
     throttle_scope = "checkout"
 
     def get_throttles(self):
@@ -61,22 +62,21 @@ class OrderPaymentsView(APIView):
             raise Http404("No such order.")
         return order
 
+    def get_queryset(self):
+        order = self._order(self.kwargs["number"], owner_only=False)
+        return selectors.payment_list_for_order(order=order)
+
     @extend_schema(
         operation_id="orders_payments_list",
-        parameters=[OpenApiParameter("page_size", int, description="Items per page, up to 100")],
-        responses={200: PaymentSerializer(many=True)},
+        tags=["payments"],
         description="The order's payments, oldest first (owner or staff).",
     )
-    def get(self, request, number):
-        order = self._order(number, owner_only=False)
-        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
-        page = paginator.paginate_queryset(
-            selectors.payment_list_for_order(order=order), request, view=self
-        )
-        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="orders_payments_create",
+        tags=["payments"],
         request=PaymentStartSerializer,
         parameters=[
             OpenApiParameter(

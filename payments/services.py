@@ -180,8 +180,7 @@ def payment_start(
     return payment, True
 
 
-def _is_rejected(payment: Payment) -> bool:
-    return payment.fraud_checks.filter(decision=FraudDecision.REJECTED).exists()
+FRAUD_REJECTED = "fraud_rejected"
 
 
 def _payment_capture(payment: Payment, *, actor=None, note: str = "") -> None:
@@ -190,6 +189,7 @@ def _payment_capture(payment: Payment, *, actor=None, note: str = "") -> None:
     The payment row must be locked (or just made) by the caller's transaction.
     """
     now = _now()
+    rejected = payment.status == P.FAILED and payment.failure_code == FRAUD_REJECTED
     payment.status = P.SUCCEEDED
     payment.gateway_status = GatewayStatus.SUCCEEDED
     payment.settled_at = payment.settled_at or now
@@ -197,7 +197,7 @@ def _payment_capture(payment: Payment, *, actor=None, note: str = "") -> None:
     payment.save()
     order = payment.order
     order.refresh_from_db(fields=["status", "reservation_expires_at"])
-    if _is_rejected(payment):
+    if rejected:
         reason = "it was rejected in fraud review"
     else:
         reason = order_unpayable_reason(order=order, now=now)
@@ -287,7 +287,7 @@ def payment_review_reject(*, payment: Payment, actor=None) -> Payment:
             update_order=False,
         )
     else:
-        _payment_fail(payment, failure_code="fraud_rejected", message="Rejected in fraud review.")
+        _payment_fail(payment, failure_code=FRAUD_REJECTED, message="Rejected in fraud review.")
     return payment
 
 

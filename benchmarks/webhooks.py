@@ -1,0 +1,248 @@
+"""Webhook inbox under load: signed events delivered several times each, concurrently.
+
+Needs PostgreSQL (DATABASE_URL). Builds a throw-away database (`bench_webhooks_payments`),
+places orders and starts a pending dummy payment for each through the services, then fires
+the provider's webhooks through the real endpoint (POST /api/v1/payments/webhooks/dummy/,
+HMAC-signed raw bodies) from a thread pool, each thread on its own database connection.
+Every payment gets `payment.succeeded`; a share also gets a late `payment.failed` (out of
+order); every event is delivered `--copies` times, shuffled. Processing runs in the
+request (Celery eager), as a worker would run it. Prints events processed per second and
+the number of events processed more than once (must be 0), and exits non-zero otherwise.
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/shop .venv/bin/python benchmarks/webhooks.py
+    options: --payments 300 --copies 3 --late-failures 0.3 --workers 16
+"""
+
+import argparse
+import json
+import logging
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["TEST_DATABASE_NAME"] = "bench_webhooks_payments"
+os.environ["EMAIL_URL"] = "dummymail://"
+os.environ.pop("CELERY_BROKER_URL", None)  # eager: each delivery is stored and processed
+os.environ["THROTTLE_WEBHOOK"] = "1000000/min"
+os.environ["THROTTLE_ANON"] = "1000000/min"
+os.environ["FRAUD_MAX_ORDERS_PER_HOUR"] = "1000000"
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from django.test.utils import setup_databases, teardown_databases  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from payments import services as payment_services  # noqa: E402
+from payments.signatures import signature_header_make  # noqa: E402
+
+URL = "/api/v1/payments/webhooks/dummy/"
+ADDRESS = {
+    "full_name": "Bench Shopper",
+    "line1": "1 Load Street",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
+
+applied: Counter = Counter()
+applied_lock = threading.Lock()
+
+
+def _count_applies():
+    """Wrap the processing service to count, per event row, how often it applied effects."""
+    original = payment_services.webhook_process
+
+    def counting(*, event_id):
+        done = original(event_id=event_id)
+        if done:
+            with applied_lock:
+                applied[event_id] += 1
+        return done
+
+    payment_services.webhook_process = counting
+
+
+def _prepare(*, payments: int, per_user: int):
+    from decimal import Decimal
+
+    from accounts.models import User
+    from catalog import services as catalog_services
+    from inventory import services as inventory_services
+    from orders import services as order_services
+
+    settings.PAYMENT_GATEWAYS = {
+        "dummy": {**settings.PAYMENT_GATEWAYS["dummy"], "AUTO_SETTLE": False}
+    }
+    products = []
+    for i in range(20):
+        product = catalog_services.product_create(
+            sku=f"BENCH-WH-{i:02d}", name=f"Bench product {i}", price=Decimal("19.90") + i
+        )
+        inventory_services.stock_receive(
+            stock_item=inventory_services.stock_item_for_product(product=product),
+            quantity=payments,
+        )
+        products.append(product)
+    made = []
+    for i in range(payments):
+        if i % per_user == 0:
+            user = User.objects.create_user(f"bench{i}@example.com", None, email_verified=True)
+        cart = order_services.cart_get_or_create(user=user)
+        product = products[i % len(products)]
+        order_services.cart_item_add(cart=cart, product_id=product.pk, quantity=1)
+        order, _ = order_services.order_checkout(
+            user=user, shipping_address=ADDRESS, idempotency_key=uuid.uuid4().hex
+        )
+        payment, _ = payment_services.payment_start(
+            order=order,
+            gateway="dummy",
+            details={"card_number": "4000000000003220"},
+            idempotency_key=uuid.uuid4().hex,
+        )
+        assert payment.status == "pending", payment.status
+        made.append(payment)
+    return made
+
+
+def _events(payments, *, late_failures: float, rng: random.Random) -> list[bytes]:
+    bodies = []
+    for payment in payments:
+        data = {"payment": payment.gateway_reference, "amount": f"{payment.amount:.2f}"}
+        bodies.append(
+            json.dumps({"id": f"evt_ok_{payment.pk}", "type": "payment.succeeded", "data": data})
+        )
+        if rng.random() < late_failures:
+            failed = {**data, "failure_code": "card_declined"}
+            bodies.append(
+                json.dumps(
+                    {"id": f"evt_fail_{payment.pk}", "type": "payment.failed", "data": failed}
+                )
+            )
+    return [body.encode() for body in bodies]
+
+
+def _deliver(body: bytes):
+    secret = settings.PAYMENT_GATEWAYS["dummy"]["WEBHOOK_SECRET"]
+    client = APIClient()
+    started = time.perf_counter()
+    response = client.generic(
+        "POST",
+        URL,
+        body,
+        content_type="application/json",
+        HTTP_X_SIGNATURE=signature_header_make(secret=secret, body=body),
+    )
+    return response.status_code, time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--payments", type=int, default=300)
+    parser.add_argument("--copies", type=int, default=3, help="deliveries of each event")
+    parser.add_argument("--late-failures", type=float, default=0.3)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    logging.disable(logging.WARNING)
+    if connection.vendor != "postgresql":
+        print("benchmarks/webhooks.py needs PostgreSQL: set DATABASE_URL.", file=sys.stderr)
+        return 2
+
+    old_config = setup_databases(verbosity=0, interactive=False)
+    try:
+        from orders.models import OrderEvent
+        from payments.models import Payment, WebhookEvent
+
+        rng = random.Random(args.seed)
+        payments = _prepare(payments=args.payments, per_user=10)
+        events = _events(payments, late_failures=args.late_failures, rng=rng)
+        deliveries = [body for body in events for _ in range(args.copies)]
+        rng.shuffle(deliveries)
+        _count_applies()
+        connection.close()
+
+        start, finish = threading.Barrier(args.workers), threading.Barrier(args.workers)
+
+        def warm(_):
+            # Open every worker's connection first so the run measures webhooks, not connects.
+            connections["default"].ensure_connection()
+            start.wait()
+
+        def close(_):
+            connections.close_all()
+            finish.wait()  # one call per thread, so every thread closes its own connection
+
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            list(pool.map(warm, range(args.workers)))
+            wall = time.perf_counter()
+            results = list(pool.map(_deliver, deliveries))
+            wall = time.perf_counter() - wall
+            list(pool.map(close, range(args.workers)))
+
+        statuses = Counter(status for status, _ in results)
+        times = sorted(elapsed for _, elapsed in results)
+        stored = WebhookEvent.objects.filter(signature_valid=True).count()
+        unprocessed = WebhookEvent.objects.filter(
+            signature_valid=True, processed_at__isnull=True
+        ).count()
+        double = sum(1 for n in applied.values() if n > 1)
+        paid_twice = sum(
+            1
+            for n in Counter(
+                OrderEvent.objects.filter(to_status="paid").values_list("order_id", flat=True)
+            ).values()
+            if n > 1
+        )
+        not_succeeded = Payment.objects.exclude(status="succeeded").count()
+
+        def pct(q):
+            return times[min(len(times) - 1, round(q * (len(times) - 1)))] * 1000
+
+        print(
+            f"webhook benchmark: {args.payments} payments, {len(events)} distinct events "
+            f"({len(events) - args.payments} late payment.failed), each delivered "
+            f"{args.copies}x = {len(deliveries)} deliveries, {args.workers} threads, PostgreSQL"
+        )
+        print(f"  answers                 {dict(statuses)}")
+        print(f"  events stored           {stored} (unprocessed {unprocessed})")
+        print(f"  events processed        {sum(applied.values())}")
+        print(f"  double-processed events {double + paid_twice}")
+        print(f"  payments not succeeded  {not_succeeded}")
+        print(
+            f"  delivery time           median {statistics.median(times) * 1000:.1f} ms, "
+            f"p95 {pct(0.95):.1f} ms"
+        )
+        print(
+            f"  throughput              {len(events) / wall:.0f} events processed/s, "
+            f"{len(deliveries) / wall:.0f} deliveries/s (wall {wall:.2f} s)"
+        )
+        ok = (
+            double == 0
+            and paid_twice == 0
+            and unprocessed == 0
+            and stored == len(events)
+            and not_succeeded == 0
+            and set(statuses) == {200}
+        )
+        return 0 if ok else 1
+    finally:
+        connections.close_all()
+        teardown_databases(old_config, verbosity=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
