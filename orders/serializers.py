@@ -1,4 +1,6 @@
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -45,6 +47,33 @@ class CartItemUpdateSerializer(serializers.Serializer):
 # ------------------------------------------------------------------------------
 
 
+class OrderStatusField(serializers.ChoiceField):
+    """An order status; the schema describes it once, as the `OrderStatus` component."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=OrderStatus.choices, **kwargs)
+
+
+class OrderStatusFieldExtension(OpenApiSerializerFieldExtension):
+    # A named component instead of a per-field enum: "status" is also the name of other
+    # apps' choice sets, and the enum post-processing would otherwise hash-name ours.
+    target_class = OrderStatusField
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = ResolvedComponent(
+            name="OrderStatus",
+            type=ResolvedComponent.SCHEMA,
+            object="OrderStatus",
+            schema={
+                "type": "string",
+                "enum": list(OrderStatus.values),
+                "description": "\n".join(f"* `{v}` - {label}" for v, label in OrderStatus.choices),
+            },
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
+
+
 class ShippingAddressSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=200, trim_whitespace=True)
     line1 = serializers.CharField(max_length=200)
@@ -81,7 +110,7 @@ class OrderLineSerializer(serializers.ModelSerializer):
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(source="to_status", help_text="The status the order moved to.")
+    status = OrderStatusField(source="to_status", read_only=True)
     from_status = serializers.CharField(help_text="The status before; empty when placed.")
 
     class Meta:
@@ -102,6 +131,7 @@ class OrderPaymentSerializer(serializers.Serializer):
 
 
 class OrderListSerializer(serializers.ModelSerializer):
+    status = OrderStatusField(read_only=True)
     item_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
@@ -122,6 +152,7 @@ class OrderListSerializer(serializers.ModelSerializer):
 
 
 class OrderDetailSerializer(serializers.ModelSerializer):
+    status = OrderStatusField(read_only=True)
     lines = OrderLineSerializer(many=True, read_only=True)
     events = OrderEventSerializer(many=True, read_only=True)
     payments = serializers.SerializerMethodField()
@@ -156,5 +187,5 @@ class OrderDetailSerializer(serializers.ModelSerializer):
 
 
 class OrderTransitionSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    status = OrderStatusField()
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
