@@ -233,3 +233,16 @@ def test_mail_server_down_does_not_fail_the_checkout(
     assert response.status_code == 201
     order = Order.objects.get()
     assert order.events.get().notified_at is None  # a later run can still send it
+
+
+def test_checkout_is_rate_limited_but_reading_orders_is_not(user_client, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"checkout": "3/min"})
+    for n in range(3):
+        assert checkout(user_client, key=f"k{n}").status_code == 400  # empty cart, but counted
+    response = checkout(user_client, key="k4")
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    for _ in range(5):
+        assert user_client.get("/api/v1/orders/").status_code == 200
