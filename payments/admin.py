@@ -59,7 +59,7 @@ class PaymentAdmin(admin.ModelAdmin):
     search_fields = ("order__number", "gateway_reference", "order__email")
     list_select_related = ("order",)
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [f.name for f in Payment._meta.fields if f.name != "request_hash"]
     exclude = ("request_hash",)
     inlines = (RefundInline, FraudCheckInline)
     actions = ("approve_review", "reject_review", "refund_in_full")

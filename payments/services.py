@@ -1,6 +1,6 @@
 """Writes to payments: starting payments, webhooks, refunds and fraud reviews.
 
-Lock order, everywhere: webhook event -> payment -> order (inside order_transition) -> stock.
+Lock order, everywhere: webhook event -> order -> payment -> stock (inventory's services).
 """
 
 import json
@@ -240,6 +240,13 @@ def _payment_fail(payment: Payment, *, failure_code: str = "", message: str = ""
 # Fraud review
 # ------------------------------------------------------------------------------
 def _lock_payment(payment_id: int) -> Payment:
+    """Lock the payment's order, then the payment (the lock order of order_transition's callers).
+
+    Staff cancelling a paid order lock the order first and refund in the same transaction;
+    taking the order first here too means the two queue up instead of deadlocking.
+    """
+    order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).get()
+    list(Order.objects.select_for_update().filter(pk=order_id).values_list("pk", flat=True))
     return (
         Payment.objects.select_for_update(of=("self",)).select_related("order").get(pk=payment_id)
     )
@@ -512,16 +519,16 @@ def webhook_receive(
 def _webhook_apply(gw, message: WebhookMessage) -> str:
     """Apply one verified message; return a note for the log. Late events change nothing."""
     if message.type in (PAYMENT_SUCCEEDED, PAYMENT_FAILED):
-        payment = (
-            Payment.objects.select_for_update(of=("self",))
-            .select_related("order")
-            .filter(gateway=gw.name, gateway_reference=message.payment_reference)
+        payment_id = (
+            Payment.objects.filter(gateway=gw.name, gateway_reference=message.payment_reference)
+            .values_list("pk", flat=True)
             .first()
             if message.payment_reference
             else None
         )
-        if payment is None:
+        if payment_id is None:
             raise WebhookTargetMissing(f"No payment with reference {message.payment_reference!r}.")
+        payment = _lock_payment(payment_id)
         if message.type == PAYMENT_SUCCEEDED:
             if payment.status in CAPTURED_STATUSES:
                 return "already succeeded"
