@@ -246,3 +246,18 @@ def test_checkout_is_rate_limited_but_reading_orders_is_not(user_client, monkeyp
     assert response.json()["code"] == "throttled"
     for _ in range(5):
         assert user_client.get("/api/v1/orders/").status_code == 200
+
+
+def test_reservation_lasts_the_configured_minutes(user_client, product, settings):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    settings.RESERVATION_MINUTES = 20
+    add(user_client, product, 1)
+    before = timezone.now()
+    order = checkout(user_client).json()
+    expires = datetime.fromisoformat(order["reservation_expires_at"].replace("Z", "+00:00"))
+    assert before + timedelta(minutes=20) <= expires <= timezone.now() + timedelta(minutes=20)
+    reservation = Reservation.objects.get()
+    assert reservation.expires_at == expires

@@ -277,3 +277,12 @@ def test_abandoned_guest_carts_are_purged_but_not_fresh_or_user_carts(client, us
     assert not Cart.objects.filter(pk=old_guest.pk).exists()
     assert Cart.objects.filter(pk=old_user_cart.pk).exists()
     assert product.name in client.get("/cart/").content.decode()
+
+
+def test_merged_quantities_stay_within_the_per_product_limit(client, user):
+    product = stocked_product(on_hand=2000)
+    cart = services.cart_get_or_create(user=user)
+    services.cart_item_add(cart=cart, product_id=product.pk, quantity=900)
+    client.post("/cart/add/", {"product": product.pk, "quantity": 500})
+    client.force_login(user)
+    assert user.cart.items.get().quantity == 1000
