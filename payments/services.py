@@ -59,11 +59,10 @@ logger = logging.getLogger(__name__)
 
 P = PaymentStatus
 ZERO = Decimal("0.00")
-# Orders whose goods left stock for good; only those can take goods back through a refund.
+# Orders whose goods left the warehouse; only those take goods back through a refund.
+# (A paid or processing order puts its goods back when staff cancel it, in orders.)
 RESTOCKABLE_ORDER_STATUSES = frozenset(
     {
-        OrderStatus.PAID,
-        OrderStatus.PROCESSING,
         OrderStatus.SHIPPED,
         OrderStatus.DELIVERED,
         OrderStatus.PARTIALLY_REFUNDED,
@@ -305,7 +304,8 @@ def _restock_lines(order: Order, lines: Mapping[int, int] | None) -> dict[int, i
     """Return what goes back on the shelf: the given lines, or all that has not gone back yet."""
     if order.status not in RESTOCKABLE_ORDER_STATUSES:
         raise RestockNotPossible(
-            f"Goods of a {order.get_status_display().lower()} order are not out of stock."
+            f"The goods of a {order.get_status_display().lower()} order have not left the "
+            "warehouse; cancel the order to put them back."
         )
     sold = selectors.order_sold_quantities(order=order)
     returned = selectors.order_restocked_quantities(order=order)

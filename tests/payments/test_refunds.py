@@ -180,3 +180,11 @@ def test_partially_refunded_order_cancelled_from_processing_refunds_the_rest(
         Decimal("5.00"),
         paid.amount - Decimal("5.00"),
     ]
+
+
+def test_restock_before_shipping_is_refused_cancel_puts_goods_back(paid, product, staff_client):
+    response = refund(staff_client, paid, amount="1.00", reason="x", restock=True)
+    assert response.status_code == 400
+    assert response.data["code"] == "restock_not_possible"
+    assert stock_of(product) == (7, 0, 7)
+    assert not Refund.objects.exists()

@@ -1,0 +1,170 @@
+"""Races on PostgreSQL: refunds never exceed the payment; webhooks and cancels do not deadlock."""
+
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+from rest_framework.test import APIClient
+
+from orders import services as orders_services
+from payments.models import Payment, Refund
+from tests.factories import UserFactory
+from tests.payments.factories import (
+    CARD_OK,
+    CARD_PENDING,
+    WEBHOOK_URL,
+    event_body,
+    ledger_clean,
+    place_order,
+    sign,
+    stock_of,
+    stocked_product,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    settings.PAYMENT_GATEWAYS = {
+        "dummy": {**settings.PAYMENT_GATEWAYS["dummy"], "AUTO_SETTLE": False}
+    }
+
+
+def _run_together(*calls):
+    barrier = threading.Barrier(len(calls))
+    results, errors = [None] * len(calls), []
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
+def _paid_order(card=CARD_OK):
+    user = UserFactory()
+    product = stocked_product(on_hand=10, price="20.00")
+    order = place_order(user, {product: 2})
+    client = APIClient()
+    client.force_authenticate(user=user)
+    response = client.post(
+        f"/api/v1/orders/{order.number}/payments/",
+        {"gateway": "dummy", "card_number": card},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+    return order, product, Payment.objects.get(pk=response.data["id"])
+
+
+def test_concurrent_refunds_never_exceed_the_payment():
+    order, _, payment = _paid_order()
+    for status in ("processing", "shipped", "delivered"):
+        orders_services.order_transition(order=order, to_status=status)
+    staff = APIClient()
+    staff.force_authenticate(user=UserFactory(is_staff=True))
+    share = (payment.amount * Decimal("0.6")).quantize(Decimal("0.01"))
+
+    def refund():
+        return staff.post(
+            f"/api/v1/payments/{payment.pk}/refunds/",
+            {"amount": str(share), "reason": "race"},
+            format="json",
+        ).status_code
+
+    statuses = _run_together(*[refund] * 5)
+    assert sorted(statuses) == [201, 400, 400, 400, 400]
+    payment.refresh_from_db()
+    assert payment.refunded_amount == share
+    assert Refund.objects.count() == 1
+    order.refresh_from_db()
+    assert order.status == "partially_refunded"
+
+
+def test_webhook_success_racing_a_shopper_cancel_ends_consistent(settings):
+    order, product, payment = _paid_order(card=CARD_PENDING)
+    assert payment.status == "pending"
+    secret = settings.PAYMENT_GATEWAYS["dummy"]["WEBHOOK_SECRET"]
+    body = event_body("payment.succeeded", payment)
+
+    def deliver():
+        return (
+            APIClient()
+            .generic(
+                "POST",
+                WEBHOOK_URL,
+                body,
+                content_type="application/json",
+                HTTP_X_SIGNATURE=sign(body, secret),
+            )
+            .status_code
+        )
+
+    def cancel():
+        try:
+            orders_services.order_transition(order=order, to_status="cancelled")
+            return "cancelled"
+        except Exception as exc:  # the payment won: the order is paid
+            return type(exc).__name__
+
+    answers = _run_together(deliver, cancel)
+    assert answers[0] == 200
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    if order.status == "paid":
+        assert payment.status == "succeeded" and answers[1] == "InvalidTransition"
+        assert stock_of(product) == (8, 0, 8)
+    else:
+        assert order.status == "cancelled"
+        assert payment.status == "refunded"  # money that came too late went back
+        assert stock_of(product) == (10, 0, 10)
+    assert ledger_clean()
+
+
+def test_staff_cancel_racing_a_staff_refund_does_not_deadlock_or_restock_twice():
+    order, product, payment = _paid_order()
+    staff = APIClient()
+    staff.force_authenticate(user=UserFactory(is_staff=True))
+
+    def refund():
+        return staff.post(
+            f"/api/v1/payments/{payment.pk}/refunds/",
+            {
+                "amount": "5.00",
+                "reason": "race",
+                "restock": True,
+                "lines": [{"product": product.pk, "quantity": 1}],
+            },
+            format="json",
+        ).status_code
+
+    def cancel():
+        return staff.post(
+            f"/api/v1/orders/{order.number}/transition/", {"status": "cancelled"}, format="json"
+        ).status_code
+
+    refund_status, cancel_status = _run_together(refund, cancel)
+    assert cancel_status == 200
+    payment.refresh_from_db()
+    assert payment.status == "refunded"
+    assert payment.refunded_amount == payment.amount
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert refund_status == 400  # no restock before shipping, or nothing left to refund
+    assert stock_of(product) == (10, 0, 10)  # orders put the goods back, once
+    assert ledger_clean()
