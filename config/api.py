@@ -11,7 +11,8 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -61,10 +62,9 @@ def exception_handler(exc, context):
     return response
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     """Answer unknown paths under /api/ in the API's JSON error shape, not an HTML page."""
-    from django.http import JsonResponse
-
     return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
 
 

@@ -277,6 +277,8 @@ CELERY_BEAT_SCHEDULE = {
 # Shop rules (inventory, orders, payments)
 # ------------------------------------------------------------------------------
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
+# Product lists count matches exactly up to this many, then report the count as capped.
+CATALOG_COUNT_LIMIT = env.int("CATALOG_COUNT_LIMIT", default=1000)
 RESERVATION_MINUTES = env.int("RESERVATION_MINUTES", default=15)
 BATCH_EXPIRY_WARNING_DAYS = env.int("BATCH_EXPIRY_WARNING_DAYS", default=30)
 STOCK_ALERT_EMAILS = env.list("STOCK_ALERT_EMAILS", default=[])

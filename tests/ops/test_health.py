@@ -26,3 +26,10 @@ def test_healthz_names_a_broken_cache_but_stays_200(client):
         response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["cache"].startswith("error")
+
+
+def test_unknown_api_paths_answer_json_404_for_every_method(client):
+    for method in ("get", "post", "patch", "delete"):
+        response = getattr(client, method)("/api/v1/categories/has.dot/")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
