@@ -307,3 +307,52 @@ def test_same_webhook_delivered_ten_times_concurrently_is_processed_once(secret,
     assert order.events.filter(to_status="paid").count() == 1
     assert stock_of(product) == (8, 0, 8)
     assert ledger_clean()
+
+
+def test_refused_attempts_are_logged(pending_payment, deliver, caplog):
+    body = event_body("payment.succeeded", pending_payment)
+    with caplog.at_level("WARNING", logger="payments.services"):
+        deliver(body, signature=sign(body, "forged"))
+    assert "webhook refused" in caplog.text and "invalid_signature" in caplog.text
+
+
+def test_unknown_event_types_are_stored_and_ignored(pending_payment, deliver):
+    body = json.dumps({"id": "evt_new", "type": "payment.created", "data": {}}).encode()
+    assert deliver(body).status_code == 200
+    assert WebhookEvent.objects.get(event_id="evt_new").processed_at is not None
+    pending_payment.refresh_from_db()
+    assert pending_payment.status == "pending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dummy_webhook_send_posts_over_http(live_server, settings):
+    """The management command signs and POSTs like the provider; the server settles the order."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.factories import UserFactory
+
+    settings.PAYMENT_GATEWAYS = {
+        "dummy": {**settings.PAYMENT_GATEWAYS["dummy"], "AUTO_SETTLE": False}
+    }
+    user = UserFactory()
+    order = place_order(user, {stocked_product(on_hand=3): 1})
+    client = APIClient()
+    client.force_authenticate(user=user)
+    response = client.post(
+        f"/api/v1/orders/{order.number}/payments/",
+        {"gateway": "dummy", "card_number": CARD_PENDING},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="http",
+    )
+    out = StringIO()
+    call_command(
+        "dummy_webhook_send",
+        str(response.data["id"]),
+        url=live_server.url + WEBHOOK_URL,
+        stdout=out,
+    )
+    assert out.getvalue().startswith("200 ")
+    order.refresh_from_db()
+    assert order.status == "paid"
