@@ -148,3 +148,15 @@ def test_login_is_throttled(monkeypatch):
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
     codes = [_login(f"u{n}@example.com", "x").status_code for n in range(4)]
     assert codes == [401, 401, 401, 429]
+
+
+def test_lockout_ends_by_itself_after_its_window(settings):
+    from datetime import timedelta
+
+    settings.LOGIN_LOCKOUT_WINDOW = timedelta(seconds=1)
+    user = UserFactory()
+    for _ in range(settings.LOGIN_LOCKOUT_FAILURES):
+        _login(user.email, "wrong")
+    assert _login(user.email, DEFAULT_PASSWORD).status_code == 429
+    time.sleep(1.1)
+    assert _login(user.email, DEFAULT_PASSWORD).status_code == 200

@@ -201,3 +201,19 @@ def test_concurrent_refreshes_of_one_token_give_exactly_one_success(api_login):
     assert all(r == (401, "token_rotated") for r in results if r[0] != 200), results
     assert Session.objects.get(pk=body["session_id"]).revoked_at is None
     assert RefreshToken.objects.filter(session_id=body["session_id"]).count() == 2
+
+
+def test_refresh_is_refused_once_the_user_is_deactivated(api_login):
+    from accounts import services
+
+    user = UserFactory()
+    body = api_login(user)
+    services.user_deactivate(user=user)
+    response = _refresh(body["refresh"])
+    assert (response.status_code, response.json()["code"]) == (401, "token_invalid")
+
+
+def test_refresh_is_logged(api_login):
+    body = api_login(UserFactory())
+    _refresh(body["refresh"])
+    assert AuthEvent.objects.filter(kind="refresh", session_id=body["session_id"]).count() == 1
