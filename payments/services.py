@@ -208,7 +208,8 @@ def _payment_capture(payment: Payment, *, actor=None, note: str = "") -> None:
                 )
             return
         except InvalidTransition as exc:  # the order moved on between our read and the lock
-            reason = str(exc)
+            order.refresh_from_db(fields=["status", "reservation_expires_at"])
+            reason = order_unpayable_reason(order=order, now=now) or str(exc)
     logger.warning(
         "payment %s took %s %s for order %s but %s; refunding it automatically",
         payment.pk,
@@ -365,9 +366,8 @@ def _refund_make(
     refund.status = RefundStatus.SUCCEEDED if result.status == SUCCEEDED else RefundStatus.PENDING
     refund.save(update_fields=["gateway_reference", "status", "updated_at"])
     payment.refunded_amount += amount
-    payment.status = (
-        P.REFUNDED if payment.refunded_amount == payment.amount else (P.PARTIALLY_REFUNDED)
-    )
+    fully = payment.refunded_amount == payment.amount
+    payment.status = P.REFUNDED if fully else P.PARTIALLY_REFUNDED
     payment.save(update_fields=["refunded_amount", "status", "updated_at"])
     if restocked:
         inventory_services.stock_return(lines=restocked, reference=order.number, actor=actor)
