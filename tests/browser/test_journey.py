@@ -68,6 +68,13 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     page.get_by_role("button", name="Register").click()
     confirm_field = page.locator(".field", has=page.get_by_label("Password again"))
     assert confirm_field.locator(".error").inner_text().endswith("The two passwords do not match.")
+    # Screen readers hear the error with the field: aria-invalid and aria-describedby point at it.
+    confirm = page.get_by_label("Password again")
+    assert confirm.get_attribute("aria-invalid") == "true"
+    described = confirm.get_attribute("aria-describedby").split()
+    assert any(
+        "do not match" in page.locator(f"#{element_id}").inner_text() for element_id in described
+    )
     screenshot(page, "journey-02-register-error")
     assert_sound_page(page, "the registration form with an error")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
