@@ -72,10 +72,6 @@ def add_to_cart(page, *, slug: str, quantity: int = 1) -> None:
     page.wait_for_url("**/cart/")
 
 
-def cart_rows(page) -> list[str]:
-    return page.get_by_test_id("cart-item").all_inner_texts()
-
-
 def verification_path(email: str) -> str:
     """Return the path of the newest verification link mailed to `email`."""
     for message in reversed(mail.outbox):
@@ -129,8 +125,9 @@ def assert_fits_width(page) -> None:
         raise AssertionError(f"{page.url} scrolls sideways by {overflow}px: {wide}")
 
 
-def timeline(page) -> list[str]:
-    return page.get_by_test_id("timeline").locator("li strong").all_inner_texts()
+def expect_timeline(page, statuses: list[str]) -> None:
+    """The order's status history shows exactly these statuses, oldest first."""
+    expect(page.get_by_test_id("timeline").locator("li strong")).to_have_text(statuses)
 
 
 def assert_sound_page(page, what: str) -> None:

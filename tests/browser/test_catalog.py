@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from playwright.sync_api import expect
 
 from inventory.models import StockItem
 from tests.factories import CategoryFactory, ProductFactory
@@ -56,22 +57,22 @@ def result_names(page) -> list[str]:
 
 def test_shopper_browses_searches_filters_and_sorts_the_catalog(page, catalog, screenshot):
     page.goto("/")
-    assert page.title() == f"Shop · {settings.SHOP_NAME}"
-    assert page.get_by_role("heading", level=1).inner_text() == "All products"
-    assert page.get_by_test_id("result-count").inner_text() == "5 products"
+    expect(page).to_have_title(f"Shop · {settings.SHOP_NAME}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("All products")
+    expect(page.get_by_test_id("result-count")).to_have_text("5 products")
     screenshot(page, "catalog-home")
 
     page.get_by_label("Search", exact=True).fill("moka")
     page.get_by_role("button", name="Apply").click()
-    assert page.get_by_test_id("result-count").inner_text() == "1 product"
+    expect(page.get_by_test_id("result-count")).to_have_text("1 product")
     assert result_names(page) == ["Moka pot"]
     screenshot(page, "catalog-search")
 
     page.get_by_role("link", name="Reset").click()
     page.get_by_role("link", name="Tea", exact=True).click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Tea"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tea")
     assert sorted(result_names(page)) == ["Matcha whisk", "Sencha"]
-    assert page.title() == f"Tea · {settings.SHOP_NAME}"
+    expect(page).to_have_title(f"Tea · {settings.SHOP_NAME}")
 
     # A parent category includes its sub-categories' products.
     page.get_by_role("link", name="Coffee", exact=True).click()
@@ -81,55 +82,55 @@ def test_shopper_browses_searches_filters_and_sorts_the_catalog(page, catalog, s
     page.get_by_label("In stock only").check()
     page.get_by_label("Sort by").select_option("price")
     page.get_by_role("button", name="Apply").click()
-    assert page.get_by_test_id("result-count").inner_text() == "4 products"
+    expect(page.get_by_test_id("result-count")).to_have_text("4 products")
     assert result_names(page) == ["Sencha", "House espresso beans", "Moka pot", "Burr grinder"]
     assert "Matcha whisk" not in result_names(page)
 
     page.get_by_label("Search", exact=True).fill("no such thing")
     page.get_by_role("button", name="Apply").click()
-    assert page.get_by_test_id("result-count").inner_text() == "0 products"
-    assert page.get_by_text("No products match these filters.").is_visible()
+    expect(page.get_by_test_id("result-count")).to_have_text("0 products")
+    expect(page.get_by_text("No products match these filters.")).to_be_visible()
 
 
 def test_product_page_shows_price_stock_and_an_add_to_cart_form(page, catalog, screenshot):
     page.goto("/")
     page.get_by_role("link", name=re.compile("Moka pot")).click()
     page.wait_for_url("**/products/moka-pot/")
-    assert page.title() == f"Moka pot · {settings.SHOP_NAME}"
-    assert page.get_by_role("heading", level=1).inner_text() == "Moka pot"
-    assert page.get_by_test_id("price").inner_text() == f"34.90 {settings.SHOP_CURRENCY}"
-    assert page.get_by_test_id("availability").inner_text() == "7 available"
+    expect(page).to_have_title(f"Moka pot · {settings.SHOP_NAME}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Moka pot")
+    expect(page.get_by_test_id("price")).to_have_text(f"34.90 {settings.SHOP_CURRENCY}")
+    expect(page.get_by_test_id("availability")).to_have_text("7 available")
     assert page.get_by_label("Quantity").input_value() == "1"
-    assert page.get_by_role("button", name="Add to cart").is_visible()
-    assert page.get_by_text("A three-cup stovetop espresso maker.").is_visible()
+    expect(page.get_by_role("button", name="Add to cart")).to_be_visible()
+    expect(page.get_by_text("A three-cup stovetop espresso maker.")).to_be_visible()
     screenshot(page, "product-detail")
     assert_accessible(page, "the product page")
 
     page.get_by_role("link", name="Coffee").first.click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Coffee"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Coffee")
 
     page.goto("/products/matcha-whisk/")
-    assert page.get_by_test_id("availability").inner_text() == "Out of stock"
-    assert page.get_by_role("button", name="Add to cart").count() == 0
+    expect(page.get_by_test_id("availability")).to_have_text("Out of stock")
+    expect(page.get_by_role("button", name="Add to cart")).to_have_count(0)
 
 
 def test_bad_filters_show_their_error_next_to_the_field(page, catalog):
     page.goto("/?min_price=50&max_price=10")
     field = page.locator(".field", has=page.get_by_label("Max price"))
     assert field.locator(".error").inner_text() == "Must not be below min_price."
-    assert page.get_by_test_id("result-count").inner_text() == "0 products"
+    expect(page.get_by_test_id("result-count")).to_have_text("0 products")
 
 
 def test_unknown_page_is_our_own_404(page, catalog, screenshot):
     response = page.goto("/products/no-such-product/")
     assert response.status == 404
-    assert page.title() == f"Page not found · {settings.SHOP_NAME}"
-    assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
-    assert page.get_by_role("navigation", name="Main").is_visible()
+    expect(page).to_have_title(f"Page not found · {settings.SHOP_NAME}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     screenshot(page, "error-404")
     assert_accessible(page, "the 404 page")
     page.get_by_role("link", name="Back to the shop").click()
-    assert page.get_by_test_id("result-count").inner_text() == "5 products"
+    expect(page.get_by_test_id("result-count")).to_have_text("5 products")
 
 
 @override_settings(ROOT_URLCONF="tests.browser.failing_urls")
@@ -137,10 +138,10 @@ def test_server_error_is_our_own_500(page, screenshot):
     response = page.goto("/boom/")
     assert response.status == 500
     assert page.title().startswith("Something went wrong")
-    assert page.get_by_role("heading", level=1).inner_text() == "Something went wrong"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Something went wrong")
     assert "Traceback" not in page.content()
     # Styled like the rest of the shop.
-    assert page.locator("link[rel=stylesheet][href$='css/shop.css']").count() == 1
+    expect(page.locator("link[rel=stylesheet][href$='css/shop.css']")).to_have_count(1)
     screenshot(page, "error-500")
     assert_accessible(page, "the 500 page")
 
@@ -206,9 +207,9 @@ def test_a_form_without_its_csrf_token_is_refused_with_our_page(page, catalog, s
     with page.expect_response("**/cart/add/") as refused:
         page.get_by_role("button", name="Add to cart").click()
     assert refused.value.status == 403
-    assert page.get_by_role("heading", level=1).inner_text() == "Please try again"
-    assert page.locator("link[rel=stylesheet][href$='css/shop.css']").count() == 1
+    expect(page.get_by_role("heading", level=1)).to_have_text("Please try again")
+    expect(page.locator("link[rel=stylesheet][href$='css/shop.css']")).to_have_count(1)
     screenshot(page, "error-403-csrf")
     assert_accessible(page, "the CSRF failure page")
     page.goto("/cart/")
-    assert page.get_by_test_id("cart-item").count() == 0
+    expect(page.get_by_test_id("cart-item")).to_have_count(0)

@@ -16,13 +16,12 @@ from .journey import (
     assert_fits_width,
     assert_message,
     assert_sound_page,
-    cart_rows,
     check_out,
+    expect_timeline,
     log_in,
     nav,
     pay,
     shop_with_stock,
-    timeline,
     verification_path,
 )
 
@@ -45,21 +44,21 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     page.goto("/")
     page.get_by_label("Search products").fill("moka")
     page.get_by_role("button", name="Search", exact=True).click()
-    assert page.get_by_test_id("result-count").inner_text() == "1 product"
+    expect(page.get_by_test_id("result-count")).to_have_text("1 product")
     page.get_by_role("link", name=re.compile("Moka pot")).click()
-    assert page.get_by_test_id("availability").inner_text() == "10 available"
+    expect(page.get_by_test_id("availability")).to_have_text("10 available")
     page.get_by_label("Quantity").fill("2")
     page.get_by_role("button", name="Add to cart").click()
     page.wait_for_url("**/cart/")
     assert_message(page, "Added 2 x Moka pot to your cart.")
-    assert len(cart_rows(page)) == 1
-    assert page.get_by_test_id("cart-subtotal").inner_text() == f"69.80 {settings.SHOP_CURRENCY}"
+    expect(page.get_by_test_id("cart-item")).to_have_count(1)
+    expect(page.get_by_test_id("cart-subtotal")).to_have_text(f"69.80 {settings.SHOP_CURRENCY}")
     screenshot(page, "journey-01-guest-cart")
     assert_sound_page(page, "the cart")
 
     # Registering: a mistake is shown next to its field, then the account is made.
     nav(page).get_by_role("link", name="Register").click()
-    assert page.title() == f"Create an account · {settings.SHOP_NAME}"
+    expect(page).to_have_title(f"Create an account · {settings.SHOP_NAME}")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("First name").fill("Ada")
     page.get_by_label("Last name").fill("Shopper")
@@ -88,12 +87,12 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    assert page.locator(".form-errors").is_visible()
+    expect(page.locator(".form-errors")).to_be_visible()
     assert "confirm" in page.locator(".form-errors").inner_text().lower()
 
     # The link from the email confirms the address.
     page.goto(verification_path(EMAIL))
-    assert page.get_by_role("heading", level=1).inner_text() == "Confirm your email address"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your email address")
     assert_sound_page(page, "the email confirmation page")
     page.get_by_role("button", name="Confirm my email address").click()
     page.wait_for_url("**/account/login/")
@@ -104,65 +103,67 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     # After logging in, the guest cart is still there.
     log_in(page, email=EMAIL)
     assert_message(page, "You are logged in.")
-    assert nav(page).get_by_role("link", name="Account").is_visible()
+    expect(nav(page).get_by_role("link", name="Account")).to_be_visible()
     nav(page).get_by_role("link", name="Cart").click()
-    rows = cart_rows(page)
-    assert len(rows) == 1 and "Moka pot" in rows[0]
-    assert page.get_by_test_id("cart-subtotal").inner_text() == f"69.80 {settings.SHOP_CURRENCY}"
+    page.wait_for_url("**/cart/")
+    expect(page.get_by_test_id("cart-item")).to_have_count(1)
+    expect(page.get_by_test_id("cart-item")).to_contain_text("Moka pot")
+    expect(page.get_by_test_id("cart-subtotal")).to_have_text(f"69.80 {settings.SHOP_CURRENCY}")
 
     # Browsing by category and adding a second product.
     page.goto("/")
     page.get_by_role("link", name="Coffee", exact=True).click()
-    assert page.get_by_test_id("result-count").inner_text() == "2 products"
+    expect(page.get_by_test_id("result-count")).to_have_text("2 products")
     page.get_by_role("link", name=re.compile("Burr grinder")).click()
     page.get_by_role("button", name="Add to cart").click()
     page.wait_for_url("**/cart/")
-    assert len(cart_rows(page)) == 2
-    assert page.get_by_test_id("cart-subtotal").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
+    expect(page.get_by_test_id("cart-item")).to_have_count(2)
+    expect(page.get_by_test_id("cart-subtotal")).to_have_text(f"218.80 {settings.SHOP_CURRENCY}")
 
     # Checkout: the address form, with its errors next to the fields.
     page.get_by_role("link", name="Check out").click()
     page.wait_for_url("**/checkout/")
-    assert page.get_by_test_id("checkout-total").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
+    expect(page.get_by_test_id("checkout-total")).to_have_text(f"218.80 {settings.SHOP_CURRENCY}")
     page.get_by_role("button", name="Place order").click()
     name_field = page.locator(".field", has=page.get_by_label("Full name"))
-    assert name_field.locator(".error").count() == 1
+    expect(name_field.locator(".error")).to_have_count(1)
     screenshot(page, "journey-04-checkout-errors")
     assert_sound_page(page, "the checkout page with errors")
     number = check_out(page)
     assert_message(page, f"Order {number} placed.")
-    assert page.get_by_test_id("amount-due").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
+    expect(page.get_by_test_id("amount-due")).to_have_text(f"218.80 {settings.SHOP_CURRENCY}")
     screenshot(page, "journey-05-pay")
     assert_sound_page(page, "the payment page")
 
     # The declined card first, then the good one.
     pay(page, card=DECLINED_CARD)
-    assert page.get_by_role("heading", level=1).inner_text() == "Payment not completed"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payment not completed")
     assert_message(page, "Your payment was declined.")
     screenshot(page, "journey-06-declined")
     assert_sound_page(page, "the payment failure page")
     page.get_by_role("link", name="Try again").click()
     pay(page, card=GOOD_CARD)
-    assert page.get_by_role("heading", level=1).inner_text() == "Thank you!"
-    assert page.get_by_test_id("order-status").inner_text() == "Paid"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you!")
+    expect(page.get_by_test_id("order-status")).to_have_text("Paid")
     assert_message(page, f"Thank you: order {number} is paid.")
     screenshot(page, "journey-07-paid")
     assert_sound_page(page, "the payment success page")
 
     # The order history and the order's timeline.
     nav(page).get_by_role("link", name="Orders").click()
+    page.wait_for_url("**/orders/")
     rows = page.get_by_test_id("order-row")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)
     assert number in rows.first.inner_text() and "Paid" in rows.first.inner_text()
     assert "218.80" in rows.first.inner_text()
     screenshot(page, "journey-08-order-history")
     assert_sound_page(page, "the order history")
     rows.first.get_by_role("link", name=number).click()
-    assert page.get_by_test_id("order-status").inner_text() == "Paid"
-    assert timeline(page) == ["Pending payment", "Paid"]
-    assert page.get_by_test_id("order-line").count() == 2
-    assert page.get_by_test_id("order-total").inner_text() == f"218.80 {settings.SHOP_CURRENCY}"
-    assert page.get_by_role("button", name="Cancel order").count() == 0
+    expect(page.get_by_test_id("order-status")).to_have_text("Paid")
+    expect_timeline(page, ["Pending payment", "Paid"])
+    expect(page.get_by_test_id("order-line")).to_have_count(2)
+    expect(page.get_by_test_id("order-total")).to_have_text(f"218.80 {settings.SHOP_CURRENCY}")
+    expect(page.get_by_role("button", name="Cancel order")).to_have_count(0)
     screenshot(page, "journey-09-order-detail")
     assert_sound_page(page, "the order page")
 
@@ -170,19 +171,19 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     add_to_cart(page, slug="sencha", quantity=2)
     second = check_out(page)
     page.goto("/products/sencha/")
-    assert page.get_by_test_id("availability").inner_text() == "28 available"
+    expect(page.get_by_test_id("availability")).to_have_text("28 available")
     page.goto(f"/orders/{second}/")
-    assert page.get_by_test_id("order-status").inner_text() == "Pending payment"
-    assert page.get_by_role("link", name="Pay now").is_visible()
+    expect(page.get_by_test_id("order-status")).to_have_text("Pending payment")
+    expect(page.get_by_role("link", name="Pay now")).to_be_visible()
     page.get_by_role("button", name="Cancel order").click()
     assert_message(page, f"Order {second} was cancelled.")
-    assert page.get_by_test_id("order-status").inner_text() == "Cancelled"
-    assert timeline(page) == ["Pending payment", "Cancelled"]
-    assert page.get_by_role("link", name="Pay now").count() == 0
+    expect(page.get_by_test_id("order-status")).to_have_text("Cancelled")
+    expect_timeline(page, ["Pending payment", "Cancelled"])
+    expect(page.get_by_role("link", name="Pay now")).to_have_count(0)
     page.goto("/products/sencha/")
-    assert page.get_by_test_id("availability").inner_text() == "30 available"
+    expect(page.get_by_test_id("availability")).to_have_text("30 available")
     page.goto("/orders/")
-    assert page.get_by_test_id("order-row").count() == 2
+    expect(page.get_by_test_id("order-row")).to_have_count(2)
 
     # A second device logs in; the first sees both on the account page and ends the other.
     phone = new_page(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
@@ -190,14 +191,14 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     assert_message(phone, "You are logged in.")
     page.goto("/account/")
     sessions = page.get_by_test_id("session-row")
-    assert sessions.count() == 2
-    assert page.get_by_text("this device").count() == 1
+    expect(sessions).to_have_count(2)
+    expect(page.get_by_text("this device")).to_have_count(1)
     screenshot(page, "journey-10-sessions")
     assert_sound_page(page, "the account page")
     other = sessions.filter(has_not_text="this device")
     other.get_by_role("button", name="End").click()
     assert_message(page, "The session has ended.")
-    assert page.get_by_test_id("session-row").count() == 1
+    expect(page.get_by_test_id("session-row")).to_have_count(1)
     phone.goto("/orders/")
     assert "/account/login/" in phone.url, "the ended session still opens pages"
     screenshot(phone, "journey-11-phone-logged-out")
@@ -205,7 +206,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     # Log out everywhere: the phone (logged in again) is logged out too.
     log_in(phone, email=EMAIL)
     phone.goto("/orders/")
-    assert phone.get_by_test_id("order-row").count() == 2
+    expect(phone.get_by_test_id("order-row")).to_have_count(2)
     assert_fits_width(phone)
     screenshot(phone, "journey-12-phone-orders")
     for path in (f"/orders/{number}/", "/account/", "/cart/", "/"):
@@ -217,7 +218,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     page.get_by_role("button", name="Log out everywhere").click()
     page.wait_for_url("**/account/login/")
     assert_message(page, "You are logged out on every device.")
-    assert nav(page).get_by_role("link", name="Log in").is_visible()
+    expect(nav(page).get_by_role("link", name="Log in")).to_be_visible()
     phone.goto("/orders/")
     assert "/account/login/" in phone.url
     page.goto("/orders/")
@@ -236,7 +237,7 @@ def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
     add_to_cart(page, slug="burr-grinder", quantity=2)
     number = check_out(page)
     pay(page, card=GOOD_CARD)
-    assert page.get_by_test_id("order-status").inner_text() == "Paid"
+    expect(page.get_by_test_id("order-status")).to_have_text("Paid")
 
     # Staff log into the admin.
     admin = new_page()
@@ -244,7 +245,7 @@ def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
     admin.locator("#id_username").fill(staff.email)
     admin.locator("#id_password").fill(DEFAULT_PASSWORD)
     admin.get_by_role("button", name="Log in").click()
-    assert admin.get_by_role("heading", name="Site administration").is_visible()
+    expect(admin.get_by_role("heading", name="Site administration")).to_be_visible()
 
     # The order moves to processing, then shipped.
     admin.goto("/admin/orders/order/")
@@ -263,15 +264,15 @@ def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
 
     # The shopper sees it, with the whole timeline, and got an email.
     page.goto(f"/orders/{number}/")
-    assert page.get_by_test_id("order-status").inner_text() == "Shipped"
-    assert timeline(page) == ["Pending payment", "Paid", "Processing", "Shipped"]
+    expect(page.get_by_test_id("order-status")).to_have_text("Shipped")
+    expect_timeline(page, ["Pending payment", "Paid", "Processing", "Shipped"])
     subjects = [m.subject for m in mailoutbox if shopper.email in m.to]
     assert any(number in s and "on its way" in s for s in subjects), subjects
 
     # The low-stock alert is open.
     admin.goto("/admin/inventory/stockalert/")
     alert = admin.locator("#result_list tbody tr", has_text="Burr grinder")
-    assert alert.count() == 1
+    expect(alert).to_have_count(1)
     assert "Low stock" in alert.inner_text() and "Open" in alert.inner_text()
     screenshot(admin, "staff-02-low-stock-alert")
     assert any("Low stock: Burr grinder" in m.subject for m in mailoutbox)
@@ -291,7 +292,7 @@ def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
     alert = admin.locator("#result_list tbody tr", has_text="Burr grinder")
     assert "Closed" in alert.inner_text()
     page.goto("/products/burr-grinder/")
-    assert page.get_by_test_id("availability").inner_text() == "24 available"
+    expect(page.get_by_test_id("availability")).to_have_text("24 available")
 
 
 def assert_admin_message(page, text: str) -> None:
