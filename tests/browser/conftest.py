@@ -18,6 +18,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "artifacts" / "screenshots"))
+TRACE_DIR = SCREENSHOT_DIR.parent / "traces"
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -81,16 +82,24 @@ def new_page(browser, live_server, request):
     def make(*, viewport=DESKTOP, **options):
         context = browser.new_context(base_url=live_server.url, viewport=viewport, **options)
         context.set_default_timeout(TIMEOUT_MS)
+        context.tracing.start(screenshots=True, snapshots=True)
         contexts.append(context)
         return context.new_page()
 
     yield make
     call = getattr(request.node, "rep_call", None)
     failed = call is not None and call.failed
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
     for index, context in enumerate(contexts):
         if failed:
+            # A failure leaves its last screen and a trace (`playwright show-trace <zip>`).
             for number, page in enumerate(context.pages):
-                _save(page, f"FAILED-{request.node.name}-{index}-{number}")
+                _save(page, f"FAILED-{name}-{index}-{number}")
+            TRACE_DIR.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(Exception):
+                context.tracing.stop(path=str(TRACE_DIR / f"{name}-{index}.zip"))
+        else:
+            context.tracing.stop()
         context.close()
 
 
@@ -117,9 +126,9 @@ def _save(page, name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def _fresh_screenshots():
-    """Empty the screenshot folder once per run so CI artifacts show only this run."""
-    if SCREENSHOT_DIR.exists():
-        shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
+    """Empty the screenshot and trace folders once per run so CI artifacts show only this run."""
+    for folder in (SCREENSHOT_DIR, TRACE_DIR):
+        shutil.rmtree(folder, ignore_errors=True)
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
 
 
