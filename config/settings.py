@@ -284,14 +284,20 @@ BATCH_EXPIRY_WARNING_DAYS = env.int("BATCH_EXPIRY_WARNING_DAYS", default=30)
 STOCK_ALERT_EMAILS = env.list("STOCK_ALERT_EMAILS", default=[])
 SHIPPING_FLAT_RATE = env("SHIPPING_FLAT_RATE", default="4.90")
 SHIPPING_FREE_OVER = env("SHIPPING_FREE_OVER", default="50.00")
-PAYMENT_GATEWAYS = {
-    "dummy": {
+# The dummy gateway takes test cards: on in development, off in production unless asked for
+# (then its webhook secret has no default).
+PAYMENT_GATEWAYS = {}
+if env.bool("DUMMY_GATEWAY_ENABLED", default=not PRODUCTION):
+    PAYMENT_GATEWAYS["dummy"] = {
         "CLASS": "payments.gateways.dummy.DummyGateway",
-        "WEBHOOK_SECRET": env("DUMMY_GATEWAY_WEBHOOK_SECRET", default="whsec_dev_dummy_gateway"),
+        "WEBHOOK_SECRET": (
+            env("DUMMY_GATEWAY_WEBHOOK_SECRET")
+            if PRODUCTION
+            else env("DUMMY_GATEWAY_WEBHOOK_SECRET", default="whsec_dev_dummy_gateway")
+        ),
         # Seconds before a pending test card's settlement webhook is sent (by a worker).
         "SETTLE_DELAY_SECONDS": env.int("DUMMY_GATEWAY_SETTLE_DELAY_SECONDS", default=2),
-    },
-}
+    }
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
 FRAUD_AMOUNT_THRESHOLD = env("FRAUD_AMOUNT_THRESHOLD", default="1000.00")
 FRAUD_MAX_ORDERS_PER_HOUR = env.int("FRAUD_MAX_ORDERS_PER_HOUR", default=10)

@@ -356,3 +356,18 @@ def test_dummy_webhook_send_posts_over_http(live_server, settings):
     assert out.getvalue().startswith("200 ")
     order.refresh_from_db()
     assert order.status == "paid"
+
+
+def test_a_disabled_dummy_gateway_takes_no_webhooks_and_no_payments(
+    pending_payment, order, deliver, pay, settings
+):
+    """Production runs without the dummy gateway unless DUMMY_GATEWAY_ENABLED is set."""
+    settings.PAYMENT_GATEWAYS = {}
+    response = deliver(event_body("payment.succeeded", pending_payment))
+    assert response.status_code == 400
+    assert response.data["code"] == "unknown_gateway"
+    pending_payment.refresh_from_db()
+    assert pending_payment.status == "pending"
+    refused = pay(order, "4242424242424242")
+    assert refused.status_code == 400
+    assert "gateway" in refused.data
