@@ -72,14 +72,17 @@ def add_to_cart(page, *, slug: str, quantity: int = 1) -> None:
     page.wait_for_url("**/cart/")
 
 
-def verification_path(email: str) -> str:
-    """Return the path of the newest verification link mailed to `email`."""
+def mailed_path(email: str, prefix: str) -> str:
+    """Return the path of the newest link starting with `prefix` mailed to `email`."""
+    pattern = re.compile(r"https?://[^/\s]+(" + re.escape(prefix) + r"[^\s]+/)")
     for message in reversed(mail.outbox):
-        if email in message.to:
-            found = re.search(r"https?://[^/\s]+(/account/verify/[^\s]+/)", message.body)
-            if found:
-                return found.group(1)
-    raise AssertionError(f"no verification email to {email}: {[m.subject for m in mail.outbox]}")
+        if email in message.to and (found := pattern.search(message.body)):
+            return found.group(1)
+    raise AssertionError(f"no {prefix} link mailed to {email}: {[m.subject for m in mail.outbox]}")
+
+
+def verification_path(email: str) -> str:
+    return mailed_path(email, "/account/verify/")
 
 
 def log_in(page, *, email: str, password: str = PASSWORD) -> None:

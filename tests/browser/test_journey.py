@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
+from .conftest import PHONE
 from .journey import (
     DECLINED_CARD,
     GOOD_CARD,
@@ -19,6 +20,7 @@ from .journey import (
     check_out,
     expect_timeline,
     log_in,
+    mailed_path,
     nav,
     pay,
     shop_with_stock,
@@ -186,7 +188,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     expect(page.get_by_test_id("order-row")).to_have_count(2)
 
     # A second device logs in; the first sees both on the account page and ends the other.
-    phone = new_page(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    phone = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
     log_in(phone, email=EMAIL)
     assert_message(phone, "You are logged in.")
     page.goto("/account/")
@@ -297,3 +299,37 @@ def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
 
 def assert_admin_message(page, text: str) -> None:
     expect(page.locator("ul.messagelist li", has_text=text)).to_be_visible()
+
+
+def test_shopper_resets_a_forgotten_password_and_old_sessions_end(new_page, shop, mailoutbox):
+    shopper = UserFactory(email="ines@example.com")
+    laptop, phone = new_page(), new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(phone, email=shopper.email, password=DEFAULT_PASSWORD)
+    assert_message(phone, "You are logged in.")
+
+    laptop.goto("/account/login/")
+    laptop.get_by_role("link", name="Forgot your password?").click()
+    expect(laptop.get_by_role("heading", level=1)).to_have_text("Reset your password")
+    laptop.get_by_label("Email").fill(shopper.email)
+    laptop.get_by_role("button", name="Send reset link").click()
+    assert_message(laptop, "a reset link is on its way")
+
+    laptop.goto(mailed_path(shopper.email, "/account/reset/"))
+    expect(laptop.get_by_role("heading", level=1)).to_have_text("Choose a new password")
+    assert_sound_page(laptop, "the new password form")
+    laptop.get_by_label("New password", exact=True).fill("short")
+    laptop.get_by_label("New password again").fill("short")
+    laptop.get_by_role("button", name="Set password").click()
+    expect(laptop.locator(".field-error, .form-errors").first).to_be_visible()
+    laptop.get_by_label("New password", exact=True).fill(PASSWORD)
+    laptop.get_by_label("New password again").fill(PASSWORD)
+    laptop.get_by_role("button", name="Set password").click()
+    assert_message(laptop, "Your password is set")
+
+    # The old password no longer works, the new one does, and the phone was logged out.
+    log_in(laptop, email=shopper.email, password=DEFAULT_PASSWORD)
+    expect(laptop.locator(".form-errors")).to_be_visible()
+    log_in(laptop, email=shopper.email, password=PASSWORD)
+    assert_message(laptop, "You are logged in.")
+    phone.goto("/orders/")
+    phone.wait_for_url("**/account/login/**")
