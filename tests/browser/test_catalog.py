@@ -146,6 +146,17 @@ def test_server_error_is_our_own_500(page, screenshot):
     assert_accessible(page, "the 500 page")
 
 
+@override_settings(ROOT_URLCONF="tests.browser.failing_urls")
+def test_forbidden_page_is_our_own_403(page, screenshot):
+    response = page.goto("/forbidden/")
+    assert response.status == 403
+    expect(page).to_have_title(f"Not allowed · {settings.SHOP_NAME}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
+    expect(page.get_by_role("link", name="Log in").last).to_be_visible()
+    screenshot(page, "error-403")
+    assert_accessible(page, "the 403 page")
+
+
 def test_shop_front_and_product_page_have_no_serious_accessibility_violations(page, catalog):
     for path in ("/", "/?search=tea&min_price=100&max_price=1", "/products/sencha/"):
         page.goto(path)
