@@ -25,7 +25,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _bounded_count(self) -> int:
-        return self.object_list[: _count_limit() + 1].count()
+        # Order and columns do not change a count; dropping them lets PostgreSQL stop early.
+        return self.object_list.order_by().values("pk")[: _count_limit() + 1].count()
 
     @cached_property
     def count(self) -> int:
