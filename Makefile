@@ -21,9 +21,12 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py runserver $(HOST)
 
 ## axe-core for the browser suite's accessibility checks (pinned in package-lock.json).
+## Without it those checks skip locally and fail under CI (see tests/browser/conftest.py).
 node_modules/.package-lock.json: package-lock.json
-	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: the browser suite's accessibility checks cannot run" >&2; fi
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "npm not found: the browser suite's accessibility checks cannot run" >&2; \
+	elif ! npm ci --no-audit --no-fund --loglevel=error; then \
+	  echo "npm ci failed: the browser suite's accessibility checks cannot run" >&2; fi
 
 ## Run the whole suite; PostgreSQL and Redis are used when they answer on 127.0.0.1.
 ## The browser suite (tests/browser) needs /usr/bin/chromium; without it those tests skip (fail under CI).
