@@ -335,7 +335,13 @@ def order_transition(*, order: Order, to_status: str, actor=None, note: str = ""
     locked.status = to_status
     fields = ["status", "updated_at"]
     if to_status == S.PAID:
-        inventory_services.reservations_commit(reference=locked.number, actor=actor)
+        committed = inventory_services.reservations_commit(reference=locked.number, actor=actor)
+        if not committed and locked.lines.exists():
+            # The stock held for this order went back on the shelf: selling it now could
+            # oversell, so the order cannot be paid (payments refunds the money).
+            raise InvalidTransition(
+                from_status, to_status, message="The stock held for this order was released."
+            )
         locked.paid_at = now
         fields.append("paid_at")
     elif from_status == S.PENDING_PAYMENT and to_status in (S.CANCELLED, S.EXPIRED):

@@ -209,3 +209,19 @@ def test_order_detail_lists_its_payments(order, pay, user_client):
     pay(order, CARD_OK)
     detail = user_client.get(f"/api/v1/orders/{order.number}/")
     assert [p["status"] for p in detail.data["payments"]] == ["succeeded"]
+
+
+def test_a_payment_for_an_order_whose_stock_was_released_is_refunded(order, pay, product):
+    """Stock that went back on the shelf is never sold twice: the money goes back instead."""
+    from inventory import services as inventory_services
+    from inventory.models import StockItem
+
+    inventory_services.reservations_release(reference=order.number)
+    available_before = StockItem.objects.get(product=product).available
+    response = pay(order, CARD_OK)
+    assert response.status_code == 201
+    payment = Payment.objects.get(pk=response.data["id"])
+    assert payment.status == "refunded"
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+    assert StockItem.objects.get(product=product).available == available_before
