@@ -1,11 +1,11 @@
 """Reads for accounts: the session check behind every authenticated request, and lists.
-
 The session check reads Redis first: `accounts:session:<sid>` holds `{"uid", "exp"}` for
 an active session and `accounts:user:<uid>` the user's snapshot, both fetched in one
 round trip. A miss (or the `stale` marker a revocation leaves) reads the database once
 and refills with `add`, so a refill never overwrites what a revocation just wrote.
 """
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +32,8 @@ STALE = "stale"  # written at once on revoke: read the database, do not refill
 REVOKED = "revoked"  # negative cache for a session the database says has ended
 STALE_TTL = 10  # then `revoked` (written on commit) or the database takes over
 SEEN_INTERVAL = 60  # last_seen_at is written at most once per this many seconds
+
+logger = logging.getLogger(__name__)
 
 
 def session_cache_key(session_id) -> str:
@@ -74,7 +76,13 @@ def session_check(*, session_id, user_id) -> SessionCheck | None:
         user_cache_key(user_id),
         seen_cache_key(session_id),
     )
-    found = cache.get_many([skey, ukey, seen_key])
+    try:
+        found = cache.get_many([skey, ukey, seen_key])
+    except Exception as exc:  # the cache is down: the database still knows the truth
+        logger.warning("session check: cache unavailable (%s); reading the database", exc)
+        return _session_check_database(
+            session_id=session_id, user_id=user_id, fill_session=False, fill_user=False, seen=True
+        )
     cached_session, cached_user = found.get(skey), found.get(ukey)
     seen = seen_key in found
     if cached_session == REVOKED:
