@@ -3,75 +3,60 @@ from django import forms
 from .models import User
 
 
-class LoginForm(forms.Form):
-    email = forms.EmailField(
+def _email_field() -> forms.EmailField:
+    return forms.EmailField(
         max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
-    password = forms.CharField(
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
 
-class RegisterForm(forms.Form):
-    email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
-    password = forms.CharField(
+def _password_field(label: str | None = None, *, autocomplete: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
         max_length=128,
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
     )
-    password_confirm = forms.CharField(
-        label="Password again",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
+
+
+class _PasswordPairForm(forms.Form):
+    """A new password typed twice; `password_field` names the first of the pair."""
+
+    password_field = "password"
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("password") != cleaned.get("password_confirm"):
-            self.add_error("password_confirm", "The two passwords do not match.")
+        confirm = f"{self.password_field}_confirm"
+        if cleaned.get(self.password_field) != cleaned.get(confirm):
+            self.add_error(confirm, "The two passwords do not match.")
         return cleaned
+
+
+class LoginForm(forms.Form):
+    email = _email_field()
+    password = _password_field(autocomplete="current-password")
+
+
+class RegisterForm(_PasswordPairForm):
+    email = _email_field()
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    password = _password_field(autocomplete="new-password")
+    password_confirm = _password_field("Password again", autocomplete="new-password")
 
 
 class EmailForm(forms.Form):
-    email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
+    email = _email_field()
 
 
-class SetPasswordForm(forms.Form):
-    new_password = forms.CharField(
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    new_password_confirm = forms.CharField(
-        label="New password again",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
+class SetPasswordForm(_PasswordPairForm):
+    password_field = "new_password"
 
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("new_password") != cleaned.get("new_password_confirm"):
-            self.add_error("new_password_confirm", "The two passwords do not match.")
-        return cleaned
+    new_password = _password_field(autocomplete="new-password")
+    new_password_confirm = _password_field("New password again", autocomplete="new-password")
 
 
 class PasswordChangeForm(SetPasswordForm):
-    old_password = forms.CharField(
-        label="Current password",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
+    old_password = _password_field("Current password", autocomplete="current-password")
     field_order = ("old_password", "new_password", "new_password_confirm")
 
 
