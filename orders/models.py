@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 
 
 class Cart(models.Model):
@@ -95,7 +96,8 @@ class Order(models.Model):
                 name="orders_order_amounts_gte_0",
             ),
             models.CheckConstraint(
-                condition=Q(total=F("subtotal") + F("shipping")),
+                # Rounded so SQLite's float arithmetic (make run) agrees with exact decimals.
+                condition=Q(total=Round(F("subtotal") + F("shipping"), 2)),
                 name="orders_order_total_is_subtotal_plus_shipping",
             ),
         ]
@@ -135,7 +137,7 @@ class OrderLine(models.Model):
                 condition=Q(unit_price__gte=0), name="orders_orderline_unit_price_gte_0"
             ),
             models.CheckConstraint(
-                condition=Q(line_total=F("unit_price") * F("quantity")),
+                condition=Q(line_total=Round(F("unit_price") * F("quantity"), 2)),
                 name="orders_orderline_total_is_price_times_quantity",
             ),
         ]

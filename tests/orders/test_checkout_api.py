@@ -261,3 +261,18 @@ def test_reservation_lasts_the_configured_minutes(user_client, product, settings
     assert before + timedelta(minutes=20) <= expires <= timezone.now() + timedelta(minutes=20)
     reservation = Reservation.objects.get()
     assert reservation.expires_at == expires
+
+
+@pytest.mark.parametrize(
+    ("price", "quantity", "subtotal", "total"),
+    [("8.20", 3, "24.60", "29.50"), ("0.10", 3, "0.30", "5.20"), ("19.99", 2, "39.98", "44.88")],
+)
+def test_totals_that_floats_cannot_hold_exactly_still_check_out(
+    user_client, no_free_shipping, price, quantity, subtotal, total
+):
+    """The database checks total = subtotal + shipping exactly, on SQLite (floats) too."""
+    add(user_client, stocked_product(on_hand=10, price=price), quantity)
+    response = checkout(user_client)
+    assert response.status_code == 201, response.content
+    order = response.json()
+    assert (order["subtotal"], order["shipping"], order["total"]) == (subtotal, "4.90", total)
