@@ -17,9 +17,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .errors import InvalidTransition
 from .filters import OrderFilter
-from .models import OrderStatus
 from .serializers import (
     CartItemAddSerializer,
     CartItemSerializer,
@@ -250,18 +248,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, number=None):
         order = self.get_object()
-        if order.status != OrderStatus.PENDING_PAYMENT:
-            raise InvalidTransition(
-                order.status, OrderStatus.CANCELLED, "Only unpaid orders can be cancelled here."
-            )
-        services.order_transition(
-            order=order,
-            to_status=OrderStatus.CANCELLED,
-            actor=request.user,
-            note="Cancelled by the customer."
-            if order.user_id == request.user.pk
-            else "Cancelled by staff.",
-        )
+        services.order_cancel_unpaid(order=order, actor=request.user)
         return self._detail(order)
 
     @extend_schema(

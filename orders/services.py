@@ -368,6 +368,27 @@ def order_transition(*, order: Order, to_status: str, actor=None, note: str = ""
     return locked
 
 
+@transaction.atomic
+def order_cancel_unpaid(*, order: Order, actor) -> Order:
+    """Cancel an order that is still waiting for payment (its owner, or staff, asking).
+
+    The status is checked under the row lock: an order paid a moment ago is not cancelled
+    here (that is the staff transition, which refunds).
+    """
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status != S.PENDING_PAYMENT:
+        raise InvalidTransition(
+            locked.status, S.CANCELLED, "Only unpaid orders can be cancelled here."
+        )
+    by_owner = actor is not None and locked.user_id == actor.pk
+    return order_transition(
+        order=locked,
+        to_status=S.CANCELLED,
+        actor=actor,
+        note="Cancelled by the customer." if by_owner else "Cancelled by staff.",
+    )
+
+
 def order_expire_for_reference(*, reference: str) -> Order | None:
     """Expire the still-unpaid order whose reservations just expired; None when there is none.
 

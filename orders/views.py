@@ -207,18 +207,8 @@ def order_detail(request, number):
 @require_POST
 def order_cancel(request, number):
     order = _order_or_404(request, number)
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        messages.error(request, "Only unpaid orders can be cancelled here.")
-        return redirect("orders:order_detail", number=order.number)
     try:
-        services.order_transition(
-            order=order,
-            to_status=OrderStatus.CANCELLED,
-            actor=request.user,
-            note="Cancelled by the customer."
-            if order.user_id == request.user.pk
-            else "Cancelled by staff.",
-        )
+        services.order_cancel_unpaid(order=order, actor=request.user)
     except InvalidTransition as exc:
         messages.error(request, str(exc))
     else:
