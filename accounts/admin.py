@@ -137,8 +137,22 @@ class ActiveFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit records: staff look, and act only through actions (sessions are revoked, not
+    deleted: deleting a row would not end its cached session)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ReadOnlyAdmin):
     list_display = (
         "user",
         "kind",
@@ -158,15 +172,6 @@ class SessionAdmin(admin.ModelAdmin):
     actions = ("revoke",)
     readonly_fields = [f.name for f in Session._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoke instead: deleting a row would not end its cached session
-
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.change_session")
 
@@ -180,7 +185,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuthEvent)
-class AuthEventAdmin(admin.ModelAdmin):
+class AuthEventAdmin(ReadOnlyAdmin):
     """The audit log: read-only."""
 
     list_display = ("at", "kind", "email", "user", "ip_address", "session")
@@ -189,12 +194,3 @@ class AuthEventAdmin(admin.ModelAdmin):
     list_select_related = ("user", "session")
     date_hierarchy = "at"
     readonly_fields = [f.name for f in AuthEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

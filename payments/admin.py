@@ -6,6 +6,19 @@ from .errors import PaymentsError
 from .models import FraudCheck, FraudDecision, Payment, PaymentStatus, Refund, WebhookEvent
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records kept as they happened: staff look, and act only through actions."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -113,7 +126,7 @@ class PaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(FraudCheck)
-class FraudCheckAdmin(admin.ModelAdmin):
+class FraudCheckAdmin(ReadOnlyAdmin):
     list_display = ("payment", "score", "decision", "reviewed_by", "created_at")
     list_filter = ("decision",)
     list_select_related = ("payment", "reviewed_by")
@@ -127,21 +140,12 @@ class FraudCheckAdmin(admin.ModelAdmin):
         "created_at",
     )
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(decision=FraudDecision.ALLOW)
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
     """The webhook inbox, read-only; unprocessed events can be processed again."""
 
     list_display = (
@@ -176,15 +180,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
     )
     exclude = ("raw_body",)
     actions = ("reprocess",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(boolean=True, description="Processed")
     def processed(self, obj):
