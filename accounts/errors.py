@@ -51,7 +51,14 @@ class TokenError(AccountsError):
 
 class TokenInvalid(TokenError):
     code = "token_invalid"
-    default_message = "The token is expired, malformed or its session has ended."
+    default_message = "The token is malformed or its session has ended."
+
+
+class TokenExpired(TokenInvalid):
+    """A well-formed token past its `exp`: refresh (an access token) or log in (a refresh)."""
+
+    code = "token_expired"
+    default_message = "The token has expired."
 
 
 class TokenReused(TokenError):

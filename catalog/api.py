@@ -1,15 +1,20 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, routers, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
+
+from accounts.openapi import api_errors
 
 from . import selectors, services
+from .errors import CategoryInUse, ProductInUse
 from .filters import ProductFilter
 from .pagination import ProductPagination
 from .serializers import CategorySerializer, ProductDetailSerializer, ProductSerializer
 
 
 class IsStaffOrReadOnly(permissions.BasePermission):
+    anonymous_read = True  # the schema marks reads as needing no login (config.schema)
+
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:
             return True
@@ -20,6 +25,7 @@ def _is_staff(request) -> bool:
     return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
+@extend_schema_view(destroy=extend_schema(responses={204: None, **api_errors(CategoryInUse)}))
 class CategoryViewSet(viewsets.ModelViewSet):
     """Categories as a flat, tree-friendly list; staff write."""
 
@@ -48,7 +54,8 @@ class CategoryViewSet(viewsets.ModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         parameters=[OpenApiParameter("page_size", int, description="Items per page, up to 100")]
-    )
+    ),
+    destroy=extend_schema(responses={204: None, **api_errors(ProductInUse)}),
 )
 class ProductViewSet(viewsets.ModelViewSet):
     """Products: anyone reads active ones, staff read all and write."""
@@ -58,7 +65,8 @@ class ProductViewSet(viewsets.ModelViewSet):
     filter_backends = (DjangoFilterBackend,)
     filterset_class = ProductFilter
     pagination_class = ProductPagination
-    parser_classes = (JSONParser, MultiPartParser, FormParser)
+    # multipart only to upload an image; everything else is JSON
+    parser_classes = (JSONParser, MultiPartParser)
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
 
     def get_queryset(self):
