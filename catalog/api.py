@@ -1,7 +1,9 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, routers, viewsets
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
 
 from accounts.openapi import api_errors
 
@@ -9,7 +11,12 @@ from . import selectors, services
 from .errors import CategoryInUse, ProductInUse
 from .filters import ProductFilter
 from .pagination import ProductPagination
-from .serializers import CategorySerializer, ProductDetailSerializer, ProductSerializer
+from .serializers import (
+    CategorySerializer,
+    ProductDetailSerializer,
+    ProductImageSerializer,
+    ProductSerializer,
+)
 
 
 class IsStaffOrReadOnly(permissions.BasePermission):
@@ -65,8 +72,6 @@ class ProductViewSet(viewsets.ModelViewSet):
     filter_backends = (DjangoFilterBackend,)
     filterset_class = ProductFilter
     pagination_class = ProductPagination
-    # multipart only to upload an image; everything else is JSON
-    parser_classes = (JSONParser, MultiPartParser)
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
 
     def get_queryset(self):
@@ -85,6 +90,20 @@ class ProductViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         services.product_delete(product=instance)
+
+    @extend_schema(
+        summary="Upload a product's image (staff)",
+        request={"multipart/form-data": ProductImageSerializer},
+        responses={200: ProductDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def image(self, request, slug=None):
+        """Replace the product's image (the only multipart upload of the API)."""
+        product = self.get_object()
+        data = ProductImageSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = services.product_update(product=product, image=data.validated_data["image"])
+        return Response(ProductDetailSerializer(product).data)
 
 
 router = routers.SimpleRouter()

@@ -72,11 +72,15 @@ class ShopAutoSchema(AutoSchema):
         return not all(_allows_anonymous(p, self.method) for p in self._permissions())
 
     def get_auth(self):
-        """Bearer where the view reads tokens; optional (`{}`) where anonymous callers pass."""
-        auths = [a for a in super().get_auth() if a]
-        if auths and not self.login_required():
-            auths.append({})
-        return auths
+        """Bearer where a login is required; nothing where anonymous callers pass.
+
+        Not `[{}, {"bearerAuth": []}]` (optional) for public reads: generators such as
+        openapi-python-client then demand an authenticated client for browsing. A token sent
+        to a public operation is still checked (hence its documented 401s).
+        """
+        if not self.login_required():
+            return []
+        return [a for a in super().get_auth() if a]
 
     # -- summary --------------------------------------------------------------------------
     def get_summary(self):
