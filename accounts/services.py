@@ -6,7 +6,6 @@ selectors.session_check.
 """
 
 import hashlib
-import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -26,7 +25,10 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from outbox.services import task_enqueue
+
 from . import selectors, tokens
+from .client import client_ip, user_agent
 from .errors import (
     EmailNotVerified,
     InvalidCredentials,
@@ -54,13 +56,7 @@ class Client:
 
     @classmethod
     def from_request(cls, request) -> "Client":
-        # REMOTE_ADDR only: X-Forwarded-For is not trusted without a known proxy in front.
-        ip = request.META.get("REMOTE_ADDR") or None
-        try:
-            ip = str(ipaddress.ip_address(ip)) if ip else None
-        except ValueError:
-            ip = None
-        return cls(ip_address=ip, user_agent=(request.META.get("HTTP_USER_AGENT") or "")[:512])
+        return cls(ip_address=client_ip(request), user_agent=user_agent(request))
 
 
 NO_CLIENT = Client()
@@ -79,10 +75,7 @@ def _event(kind, *, client: Client, user=None, email: str = "", session_id=None,
 
 
 def _on_commit_delay(task_name: str, *args) -> None:
-    from . import tasks  # tasks import services; import here, not at the top
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
+    task_enqueue(f"accounts.tasks.{task_name}", *args)
 
 
 # ------------------------------------------------------------------------------

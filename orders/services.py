@@ -18,6 +18,7 @@ from django.utils import timezone
 from catalog.models import Product
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
+from outbox.services import task_enqueue
 
 from .errors import (
     CartEmpty,
@@ -428,12 +429,7 @@ def cart_merge_guest_into_user(*, guest_cart_id, user) -> int:
 def _queue_notification(event: OrderEvent) -> None:
     if event.to_status not in NOTIFIED_STATUSES:
         return
-    from .tasks import order_event_notify  # tasks import services; import here, not at top
-
-    event_id = event.pk
-    # robust: the order change is committed; a broker (or, eager, a mail server) that is down
-    # must not turn it into an error for the caller. The event stays unnotified in the log.
-    transaction.on_commit(lambda: order_event_notify.delay(event_id), robust=True)
+    task_enqueue("orders.tasks.order_event_notify", event.pk)
 
 
 def order_event_notify(*, event_id: int) -> bool:
