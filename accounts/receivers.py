@@ -5,6 +5,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from . import services
+from .client import client_from_request
 from .middleware import WEB_SESSION_KEY
 from .models import User
 
@@ -14,7 +15,7 @@ def web_session_start(sender, request, user, **kwargs):
     """Every django.contrib.auth.login() (pages, admin, test force_login) gets a Session."""
     if request is None or not hasattr(request, "session"):
         return
-    session = services.web_session_start(user=user, client=services.Client.from_request(request))
+    session = services.web_session_start(user=user, client=client_from_request(request))
     request.session[WEB_SESSION_KEY] = str(session.pk)
 
 
@@ -22,7 +23,7 @@ def web_session_start(sender, request, user, **kwargs):
 def web_session_end(sender, request, user, **kwargs):
     session_id = request.session.get(WEB_SESSION_KEY) if request is not None else None
     if session_id:
-        services.logout(session_id=session_id, client=services.Client.from_request(request))
+        services.logout(session_id=session_id, client=client_from_request(request))
 
 
 @receiver(post_save, sender=User, dispatch_uid="accounts_user_cache_invalidate_save")
