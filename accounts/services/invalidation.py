@@ -42,3 +42,17 @@ def sessions_cache_invalidate(session_ids) -> None:
     cache.set_many(dict.fromkeys(keys, selectors.STALE), timeout=selectors.STALE_TTL)
     revoked = dict.fromkeys(keys, selectors.REVOKED)
     transaction.on_commit(lambda: cache.set_many(revoked, timeout=selectors.SNAPSHOT_TTL))
+
+
+def users_cache_forget(user_ids) -> None:
+    """Drop the cached snapshots of these users now and again once committed.
+
+    Used when permissions change (a group gains a permission, a user joins a group): the
+    next request reads the database and caches the new permissions. The second delete, on
+    commit, removes a refill a concurrent request may have made from the pre-commit rows.
+    """
+    keys = [selectors.user_cache_key(pk) for pk in set(user_ids)]
+    if not keys:
+        return
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
