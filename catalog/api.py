@@ -1,11 +1,12 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import permissions, routers, viewsets
+from rest_framework import routers, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.openapi import api_errors
+from accounts.permissions import require_perms, require_perms_by_method
 
 from . import selectors, services
 from .errors import CategoryInUse, ProductInUse
@@ -19,17 +20,16 @@ from .serializers import (
 )
 
 
-class IsStaffOrReadOnly(permissions.BasePermission):
-    anonymous_read = True  # the schema marks reads as needing no login (config.schema)
-
-    def has_permission(self, request, view):
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
-def _is_staff(request) -> bool:
-    return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+def _writes(model: str) -> type:
+    """Anyone reads; writing needs catalog.add_/change_/delete_<model>."""
+    return require_perms_by_method(
+        {
+            "POST": [f"catalog.add_{model}"],
+            "PATCH": [f"catalog.change_{model}"],
+            "DELETE": [f"catalog.delete_{model}"],
+        },
+        safe_allowed=True,
+    )
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None, **api_errors(CategoryInUse)}))
@@ -37,7 +37,7 @@ class CategoryViewSet(viewsets.ModelViewSet):
     """Categories as a flat, tree-friendly list; staff write."""
 
     serializer_class = CategorySerializer
-    permission_classes = (IsStaffOrReadOnly,)
+    permission_classes = (_writes("category"),)
     lookup_field = "slug"
     filter_backends = ()
     pagination_class = None
@@ -65,9 +65,9 @@ class CategoryViewSet(viewsets.ModelViewSet):
     destroy=extend_schema(responses={204: None, **api_errors(ProductInUse)}),
 )
 class ProductViewSet(viewsets.ModelViewSet):
-    """Products: anyone reads active ones, staff read all and write."""
+    """Products: anyone reads active ones; staff with catalog.view_product read all."""
 
-    permission_classes = (IsStaffOrReadOnly,)
+    permission_classes = (_writes("product"),)
     lookup_field = "slug"
     filter_backends = (DjangoFilterBackend,)
     filterset_class = ProductFilter
@@ -75,7 +75,7 @@ class ProductViewSet(viewsets.ModelViewSet):
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
 
     def get_queryset(self):
-        return selectors.product_list(include_inactive=_is_staff(self.request))
+        return selectors.product_list(include_inactive=selectors.sees_inactive(self.request.user))
 
     def get_serializer_class(self):
         return ProductSerializer if self.action == "list" else ProductDetailSerializer
@@ -96,7 +96,12 @@ class ProductViewSet(viewsets.ModelViewSet):
         request={"multipart/form-data": ProductImageSerializer},
         responses={200: ProductDetailSerializer},
     )
-    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    @action(
+        detail=True,
+        methods=["post"],
+        parser_classes=[MultiPartParser],
+        permission_classes=[require_perms("catalog.change_product")],
+    )
     def image(self, request, slug=None):
         """Replace the product's image (the only multipart upload of the API)."""
         product = self.get_object()

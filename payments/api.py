@@ -8,10 +8,11 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.client import client_ip
 from accounts.openapi import api_errors
+from accounts.throttling import ScopedRateThrottle
 from orders import selectors as orders_selectors
 
 from . import selectors, services
@@ -38,10 +39,6 @@ from .serializers import (
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def idempotency_key(request) -> str:
