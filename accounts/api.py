@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .api_codes import PasswordResetCodeView, VerifyEmailCodeView
 from .client import Client, client_from_request
 from .errors import (
     EmailNotVerified,
@@ -280,6 +281,12 @@ urlpatterns = [
         "auth/verify-email/resend/",
         VerifyEmailResendView.as_view(),
         name="auth-verify-email-resend",
+    ),
+    path("auth/verify-email/code/", VerifyEmailCodeView.as_view(), name="auth-verify-email-code"),
+    path(
+        "auth/password/reset/code/",
+        PasswordResetCodeView.as_view(),
+        name="auth-password-reset-code",
     ),
     path("auth/login/", LoginView.as_view(), name="auth-login"),
     path("auth/refresh/", RefreshView.as_view(), name="auth-refresh"),

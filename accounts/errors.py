@@ -79,6 +79,14 @@ class InvalidToken(AccountsError):
     default_message = "The link is invalid or has expired."
 
 
+class InvalidCode(AccountsError):
+    """A wrong, used, expired or worn-out (too many tries) 6-digit email code."""
+
+    code = "invalid_code"
+    http_status = 400
+    default_message = "The code is wrong or has expired; ask for a new email."
+
+
 class SessionNotFound(AccountsError):
     code = "not_found"
     http_status = 404
