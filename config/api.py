@@ -9,6 +9,14 @@ same exceptions and show the message.
 
 The body is `{"detail", "code"}`; a 400 `invalid` adds `fields`: `{"<dotted path>":
 [{"message", "code"}]}` (see accounts/openapi.py for how operations document their codes).
+
+Why our handler and not drf-standardized-errors: that library answers
+`{"type", "errors": [{"code", "detail", "attr"}]}`, which would change the top-level
+`{"detail", "code"}` every client and page already reads; its schema class documents DRF's
+own errors (well: per-field codes included) but knows nothing of our domain errors (`code`,
+`http_status`), so every 409 and 422 would still be declared by hand in its format; and it
+would replace the schema class we extend (config/schema.py). What we needed from it, field
+errors with codes under one key, is the ~20 lines of `_flatten_field_errors`.
 """
 
 import logging
@@ -59,7 +67,7 @@ def _flatten_field_errors(data, prefix: str = "") -> dict[str, list[dict]]:
 INVALID_TOKEN_CODES = ("token_invalid", "token_expired")
 
 
-def _www_authenticate(code: str, detail: str) -> str:
+def _www_authenticate(detail: str) -> str:
     description = detail.replace('"', "'")
     return f'Bearer realm="api", error="invalid_token", error_description="{description}"'
 
@@ -74,7 +82,7 @@ def exception_handler(exc, context):
         headers = getattr(exc, "headers", None)
         headers = dict(headers()) if callable(headers) else {}
         if exc.code in INVALID_TOKEN_CODES:
-            headers["WWW-Authenticate"] = _www_authenticate(exc.code, body["detail"])
+            headers["WWW-Authenticate"] = _www_authenticate(body["detail"])
         return Response(body, status=exc.http_status, headers=headers or None)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
@@ -98,7 +106,7 @@ def exception_handler(exc, context):
     code = str(data.get("code") or getattr(detail, "code", None) or exc.default_code)
     response.data = {"detail": str(detail), "code": code}
     if response.status_code == 401 and code in INVALID_TOKEN_CODES:
-        response["WWW-Authenticate"] = _www_authenticate(code, str(detail))
+        response["WWW-Authenticate"] = _www_authenticate(str(detail))
     return response
 
 
