@@ -30,6 +30,11 @@ description)` tuple. What every operation of a kind can answer is added by the s
 - 404 `not_found`: on detail routes of viewsets and on paginated lists (a page out of range);
 - 429 `throttled` (with `Retry-After`): when the view is throttled.
 
+A view that reads `request.body` itself (a signed webhook) sets `raw_body = True` so no
+body errors are implied; a permission class that lets anonymous callers read sets
+`anonymous_read = True` so safe methods are documented without security (as
+`require_perms_by_method(..., safe_allowed=True)` does).
+
 Lives in accounts, the lowest app, because every app's api.py imports it (apps never import
 config).
 """
