@@ -1,7 +1,6 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, routers, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 from . import selectors, services
 from .filters import ProductFilter
@@ -58,7 +57,6 @@ class ProductViewSet(viewsets.ModelViewSet):
     filter_backends = (DjangoFilterBackend,)
     filterset_class = ProductFilter
     pagination_class = ProductPagination
-    parser_classes = (JSONParser, MultiPartParser, FormParser)
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
 
     def get_queryset(self):

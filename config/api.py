@@ -10,6 +10,7 @@ message is `str(exc)`. Page views catch the same exceptions and show the message
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -39,6 +40,14 @@ def exception_handler(exc, context):
         return Response(
             body, status=exc.http_status, headers=headers() if callable(headers) else None
         )
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": "The request body is too large.", "code": "request_too_large"},
+            status=413,
+        )
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed multipart body
+        logger.warning("Refused a crafted API request: %s", exc)
+        return Response({"detail": "Malformed request.", "code": "bad_request"}, status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     elif isinstance(exc, Http404):
@@ -89,6 +98,11 @@ _STANDARD_ERRORS = {
     "404": "Not found.",
     "429": "Too many requests; see Retry-After.",
 }
+# Only operations that take a body can meet these.
+_BODY_ERRORS = {
+    "413": "The request body is too large (`request_too_large`).",
+    "415": "Unsupported media type (`unsupported_media_type`).",
+}
 
 
 def add_error_responses(result, generator, request, public):
@@ -100,7 +114,10 @@ def add_error_responses(result, generator, request, public):
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for status, description in _STANDARD_ERRORS.items():
+            errors = dict(_STANDARD_ERRORS)
+            if "requestBody" in operation:
+                errors.update(_BODY_ERRORS)
+            for status, description in errors.items():
                 operation["responses"].setdefault(
                     status,
                     {"description": description, "content": {"application/json": {"schema": ref}}},
