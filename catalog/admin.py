@@ -93,13 +93,13 @@ class ProductAdmin(admin.ModelAdmin):
         for product in queryset:
             services.product_delete(product=product)
 
-    @admin.action(description="Activate selected products", permissions=["change"])
+    @admin.action(description="Activate selected products", permissions=("change",))
     def activate(self, request, queryset):
         ids = queryset.values_list("pk", flat=True)
         updated = services.products_set_active(product_ids=ids, active=True)
         self.message_user(request, f"{updated} product(s) activated.")
 
-    @admin.action(description="Deactivate selected products", permissions=["change"])
+    @admin.action(description="Deactivate selected products", permissions=("change",))
     def deactivate(self, request, queryset):
         ids = queryset.values_list("pk", flat=True)
         updated = services.products_set_active(product_ids=ids, active=False)

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -209,6 +209,8 @@ def order_detail(request, number):
 @require_POST
 def order_cancel(request, number):
     order = _order_or_404(request, number)
+    if order.user_id != request.user.pk and not request.user.has_perm("orders.transition_order"):
+        raise PermissionDenied("Cancelling someone else's order needs orders.transition_order.")
     try:
         services.order_cancel_unpaid(order=order, actor=request.user)
     except InvalidTransition as exc:
