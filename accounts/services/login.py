@@ -75,6 +75,7 @@ def _pair_issue(*, session: Session, user: User, now: datetime) -> tuple[TokenPa
         user_id=user.pk,
         session_id=session.pk,
         expires_at=access_expires_at,
+        extra=tokens.user_claims(user),
     )
     refresh, claims = tokens.token_issue(
         token_class=tokens.RefreshToken,
