@@ -14,8 +14,10 @@ from .errors import SessionNotFound
 from .serializers import (
     DetailSerializer,
     EmailSerializer,
+    LoginSecondFactorSerializer,
     LoginSerializer,
     LogoutSerializer,
+    MFAChallengeSerializer,
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     RefreshSerializer,
@@ -100,14 +102,40 @@ class LoginView(AnonymousAPIView):
         request=LoginSerializer,
         responses={
             200: TokenPairSerializer,
+            202: OpenApiResponse(
+                MFAChallengeSerializer,
+                "Staff with two-factor authentication: send a code with the challenge to "
+                "auth/login/2fa/ to get the tokens.",
+            ),
             401: OpenApiResponse(description="invalid_credentials"),
-            403: OpenApiResponse(description="email_not_verified"),
+            403: OpenApiResponse(description="email_not_verified or mfa_setup_required"),
             429: OpenApiResponse(description="too_many_attempts (Retry-After)"),
         },
     )
     def post(self, request):
         data = _valid(LoginSerializer, request)
-        pair = services.login(**data, client=_client(request))
+        result = services.login(**data, client=_client(request))
+        if isinstance(result, services.MFAChallenge):
+            return Response(MFAChallengeSerializer(result).data, status=status.HTTP_202_ACCEPTED)
+        return Response(TokenPairSerializer(result).data)
+
+
+class LoginSecondFactorView(AnonymousAPIView):
+    """Second step of a staff login: the challenge and a code give the token pair."""
+
+    throttle_scope = "login"
+
+    @extend_schema(
+        request=LoginSecondFactorSerializer,
+        responses={
+            200: TokenPairSerializer,
+            401: OpenApiResponse(description="mfa_code_invalid or mfa_challenge_invalid"),
+            429: OpenApiResponse(description="too_many_attempts (Retry-After)"),
+        },
+    )
+    def post(self, request):
+        data = _valid(LoginSecondFactorSerializer, request)
+        pair = services.login_second_factor(**data, client=_client(request))
         return Response(TokenPairSerializer(pair).data)
 
 
@@ -241,6 +269,7 @@ urlpatterns = [
         name="auth-verify-email-resend",
     ),
     path("auth/login/", LoginView.as_view(), name="auth-login"),
+    path("auth/login/2fa/", LoginSecondFactorView.as_view(), name="auth-login-2fa"),
     path("auth/refresh/", RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
     path("auth/logout-all/", LogoutAllView.as_view(), name="auth-logout-all"),

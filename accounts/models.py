@@ -191,6 +191,11 @@ class AuthEvent(models.Model):
         PASSWORD_RESET_REQUEST = "password_reset_request", "Password reset requested"
         PASSWORD_RESET = "password_reset", "Password reset"
         USER_DEACTIVATED = "user_deactivated", "User deactivated"
+        MFA_FAILED = "mfa_failed", "Second factor refused"
+        MFA_ENROLLED = "mfa_enrolled", "Two-factor authentication set up"
+        MFA_RECOVERY_CODES = "mfa_recovery_codes", "Recovery codes replaced"
+        MFA_RESET = "mfa_reset", "Two-factor authentication reset by a superuser"
+        MAIL_CAPPED = "mail_capped", "Mail not sent: hourly cap for this address"
 
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="auth_events"

@@ -54,6 +54,21 @@ class TokenPairSerializer(serializers.Serializer):
     user = UserSerializer()
 
 
+class MFAChallengeSerializer(serializers.Serializer):
+    """Answer of a staff login that needs the second factor (POST auth/login/2fa/)."""
+
+    mfa_required = serializers.BooleanField()
+    challenge = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="Seconds the challenge stays valid.")
+
+
+class LoginSecondFactorSerializer(serializers.Serializer):
+    challenge = serializers.CharField(max_length=2048)
+    code = serializers.CharField(
+        max_length=64, help_text="6 digits from the authenticator app, or a recovery code."
+    )
+
+
 class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=4096)
 

@@ -45,7 +45,7 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SHOP_NAME = env("SHOP_NAME", default="Django Shop")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_config.ShopAdminConfig",  # django.contrib.admin with our guarded site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
     "outbox",
     "accounts",
@@ -172,6 +175,12 @@ REFRESH_REUSE_GRACE_SECONDS = env.int("REFRESH_REUSE_GRACE_SECONDS", default=10)
 SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=30)
 EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=60 * 60 * 24 * 3)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
+# Two-factor authentication for staff (accounts.services.mfa): required in production.
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=PRODUCTION)
+MFA_CHALLENGE_TTL = env.int("MFA_CHALLENGE_TTL", default=300)  # seconds between the steps
+MFA_CHALLENGE_ATTEMPTS = 5  # wrong codes before a challenge dies
+OTP_TOTP_ISSUER = SHOP_NAME
+
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_WINDOW = timedelta(minutes=env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", default=15))
 
