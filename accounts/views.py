@@ -223,6 +223,12 @@ def password_change_view(request):
             )
         except ValidationError as exc:
             form.add_error(None, exc)
+        except TooManyAttempts as exc:
+            minutes = math.ceil(exc.retry_after / 60)
+            form.add_error(None, f"Too many wrong passwords. Try again in {minutes} minute(s).")
+            return _form_page(
+                request, form, title="Change your password", submit="Change password", status=429
+            )
         else:
             update_session_auth_hash(request, user)
             messages.success(

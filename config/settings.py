@@ -181,6 +181,9 @@ MFA_CHALLENGE_TTL = env.int("MFA_CHALLENGE_TTL", default=300)  # seconds between
 MFA_CHALLENGE_ATTEMPTS = 5  # wrong codes before a challenge dies
 OTP_TOTP_ISSUER = SHOP_NAME
 
+# Mails per address and kind (verification, reset, "account exists") in an hour.
+MAIL_CAP_PER_HOUR = env.int("MAIL_CAP_PER_HOUR", default=3)
+
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_WINDOW = timedelta(minutes=env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", default=15))
 

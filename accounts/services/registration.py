@@ -7,7 +7,7 @@ from .. import tokens
 from ..client import NO_CLIENT
 from ..errors import InvalidToken
 from ..models import AuthEvent, User, email_normalize
-from .emails import user_from_uidb64
+from .emails import mail_allowed, user_from_uidb64
 from .events import event, task_after_commit
 from .passwords import password_validate
 
@@ -32,7 +32,8 @@ def user_register(
             with transaction.atomic():
                 candidate.save()
                 event(Kind.REGISTER, client=client, user=candidate)
-                task_after_commit("email_verification_send", candidate.pk)
+                if mail_allowed(kind="verification", email=email, user=candidate, client=client):
+                    task_after_commit("email_verification_send", candidate.pk)
             return
         except IntegrityError:  # registered concurrently
             existing = User.objects.filter(email=email).first()
@@ -40,7 +41,9 @@ def user_register(
         make_password(password)
     with transaction.atomic():
         event(Kind.REGISTER_EXISTING, client=client, user=existing, email=email)
-        if existing is not None:
+        if existing is not None and mail_allowed(
+            kind="account_exists", email=existing.email, user=existing, client=client
+        ):
             task_after_commit("email_account_exists_send", existing.pk)
 
 
@@ -63,6 +66,8 @@ def verification_resend(*, email: str, client=NO_CLIENT) -> None:
     user = User.objects.filter(
         email=email_normalize(email), is_active=True, email_verified=False
     ).first()
-    if user is not None:
+    if user is not None and mail_allowed(
+        kind="verification", email=user.email, user=user, client=client
+    ):
         event(Kind.VERIFICATION_SENT, client=client, user=user)
         task_after_commit("email_verification_send", user.pk)
