@@ -56,6 +56,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     email_verified = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    email_skeleton = models.CharField(
+        max_length=1024,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="UTS #39 skeleton of the email (accounts.confusables): two addresses that "
+        "look the same cannot both be used.",
+    )
 
     objects = UserManager()
 
@@ -74,6 +83,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self):
         super().clean()
         self.email = email_normalize(self.email)
+
+    def save(self, *args, **kwargs):
+        from .confusables import email_skeleton
+
+        self.email_skeleton = email_skeleton(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_skeleton"}
+        super().save(*args, **kwargs)
 
     def get_full_name(self):
         return f"{self.first_name} {self.last_name}".strip() or self.email

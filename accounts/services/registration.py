@@ -2,9 +2,11 @@
 
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Q, When
 
 from .. import tokens
 from ..client import NO_CLIENT
+from ..confusables import email_skeleton
 from ..errors import InvalidToken
 from ..models import AuthEvent, User, email_normalize
 from .emails import mail_allowed, user_from_uidb64
@@ -14,18 +16,28 @@ from .passwords import password_validate
 Kind = AuthEvent.Kind
 
 
+def _taken_by(email: str) -> User | None:
+    """The account using this email, or one that looks the same (UTS #39 skeleton)."""
+    return (
+        User.objects.filter(Q(email=email) | Q(email_skeleton=email_skeleton(email)))
+        .order_by(Case(When(email=email, then=0), default=1), "pk")
+        .first()
+    )
+
+
 def user_register(
     *, email: str, password: str, first_name: str = "", last_name: str = "", client=NO_CLIENT
 ) -> None:
     """Create an unverified account and mail a verification link.
 
-    A taken email gets the same answer (no enumeration): its owner is mailed instead, and
-    the password is hashed anyway so both paths take about the same time.
+    A taken email, or one that looks the same as a taken one (a dotless i beside `kiss@`), gets
+    the same answer (no enumeration): the owner is mailed instead, and the password is
+    hashed anyway so both paths take about the same time.
     """
     email = email_normalize(email)
     candidate = User(email=email, first_name=first_name, last_name=last_name)
     password_validate(password, candidate, field="password")
-    existing = User.objects.filter(email=email).first()
+    existing = _taken_by(email)
     if existing is None:
         candidate.set_password(password)
         try:
@@ -35,8 +47,8 @@ def user_register(
                 if mail_allowed(kind="verification", email=email, user=candidate, client=client):
                     task_after_commit("email_verification_send", candidate.pk)
             return
-        except IntegrityError:  # registered concurrently
-            existing = User.objects.filter(email=email).first()
+        except IntegrityError:  # registered concurrently (or a look-alike was)
+            existing = _taken_by(email)
     else:
         make_password(password)
     with transaction.atomic():

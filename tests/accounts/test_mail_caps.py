@@ -86,3 +86,55 @@ def test_wrong_old_passwords_count_toward_the_lockout(api_login):
     assert login.status_code == 429
     failed = AuthEvent.objects.filter(kind=AuthEvent.Kind.LOGIN_FAILED, user=user)
     assert {e.extra["via"] for e in failed} == {"password_change"}
+
+
+# ------------------------------------------------------------------------------
+# Look-alike emails (UTS #39 skeletons)
+# ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        "k\u0131ss@example.com",  # dotless i
+        "ki\u017fs@example.com",  # long s
+        "kiss@\u0435xample.com",  # Cyrillic ie
+        "KISS@EXAMPLE.COM",
+        "kiss@examp1e.com",  # digit one for l
+    ],
+)
+def test_an_address_that_looks_like_a_taken_one_cannot_register(lookalike, mail_on_commit):
+    from accounts.models import User
+
+    owner = UserFactory(email="kiss@example.com")
+    with mail_on_commit():
+        response = _post(
+            "/api/v1/auth/register/", {"email": lookalike, "password": "a-long-enough-passw0rd"}
+        )
+    assert response.status_code == 201  # the same answer as for a new address
+    assert User.objects.count() == 1
+    assert [m.to for m in mail.outbox] == [[owner.email]]  # its owner hears of it
+
+
+def test_different_addresses_still_register(mail_on_commit):
+    from accounts.models import User
+
+    UserFactory(email="kiss@example.com")
+    for email in ("kisses@example.com", "kiss@example.org", "kiss@example.co"):
+        response = _post(
+            "/api/v1/auth/register/", {"email": email, "password": "a-long-enough-passw0rd"}
+        )
+        assert response.status_code == 201
+    assert User.objects.count() == 4
+
+
+def test_invisible_characters_do_not_make_a_new_address():
+    from accounts.confusables import email_skeleton
+
+    assert email_skeleton("ki\u200bss@example.com") == email_skeleton("kiss@example.com")
+
+
+def test_the_database_refuses_a_look_alike_saved_past_the_service():
+    from django.db import IntegrityError, transaction
+
+    UserFactory(email="kiss@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UserFactory(email="kiss@\u0435xample.com")
