@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +23,19 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # ------------------------------------------------------------------------------
 DJANGO_ENV = env("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
+
+# The zero-set-up fallbacks (SQLite, a per-process cache, eager Celery) are wrong with more
+# than one process: revocations, lockouts and throttles would live in one worker only.
+# Production names what it lacks and stops instead of quietly falling back.
+REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+if PRODUCTION:
+    _missing = [name for name in REQUIRED_IN_PRODUCTION if not env(name, default="")]
+    if _missing:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs "
+            + ", ".join(_missing)
+            + " (no SQLite, local-memory cache or eager Celery fallback in production)."
+        )
 
 if PRODUCTION:
     SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing secret fails at start

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from inventory.errors import InsufficientStock
 
 from . import selectors, services
-from .errors import InvalidTransition, OrdersError
+from .errors import CartItemGone, InvalidTransition, OrdersError
 from .filters import OrderFilter
 from .forms import CartAddForm, CartItemQuantityForm, CheckoutForm
 from .models import OrderStatus
@@ -100,6 +100,8 @@ def cart_item_update(request, item_id):
         services.cart_item_update(item=item, quantity=form.cleaned_data["quantity"])
     except ValidationError as exc:
         messages.error(request, _first_error(exc))
+    except CartItemGone as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(request, f"Updated {item.product.name} to {item.quantity}.")
     return redirect("orders:cart")
