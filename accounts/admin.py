@@ -5,6 +5,7 @@ from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.contrib.auth.forms import UserCreationForm as BaseUserCreationForm
 
 from . import services
+from .client import client_from_request
 from .models import AuthEvent, Session, User
 
 
@@ -83,7 +84,7 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     inlines = (SessionInline,)
-    actions = ("deactivate", "revoke_sessions")
+    actions = ("deactivate", "revoke_sessions", "mfa_reset")
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
@@ -103,6 +104,22 @@ class UserAdmin(BaseUserAdmin):
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.revoke_session")
+
+    def has_mfa_reset_permission(self, request):
+        return request.user.is_superuser
+
+    @admin.action(
+        description="Reset two-factor authentication (lost device)", permissions=("mfa_reset",)
+    )
+    def mfa_reset(self, request, queryset):
+        client = client_from_request(request)
+        count = 0
+        for user in queryset:
+            services.mfa_reset(user=user, actor=request.user, client=client)
+            count += 1
+        self.message_user(
+            request, f"Two-factor authentication reset for {count} user(s); they enrol again."
+        )
 
     def save_model(self, request, obj, form, change):
         deactivated = change and "is_active" in form.changed_data and not obj.is_active

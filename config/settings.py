@@ -60,7 +60,7 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SHOP_NAME = env("SHOP_NAME", default="Django Shop")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_config.ShopAdminConfig",  # django.contrib.admin with our guarded site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
     "outbox",
     "accounts",
@@ -193,6 +196,15 @@ REFRESH_REUSE_GRACE_SECONDS = env.int("REFRESH_REUSE_GRACE_SECONDS", default=10)
 SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=30)
 EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=60 * 60 * 24 * 3)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
+# Two-factor authentication for staff (accounts.services.mfa): required in production.
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=PRODUCTION)
+MFA_CHALLENGE_TTL = env.int("MFA_CHALLENGE_TTL", default=300)  # seconds between the steps
+MFA_CHALLENGE_ATTEMPTS = 5  # wrong codes before a challenge dies
+OTP_TOTP_ISSUER = SHOP_NAME
+
+# Mails per address and kind (verification, reset, "account exists") in an hour.
+MAIL_CAP_PER_HOUR = env.int("MAIL_CAP_PER_HOUR", default=3)
+
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_WINDOW = timedelta(minutes=env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", default=15))
 
@@ -222,11 +234,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Our JSON parser limits nesting (API_JSON_MAX_DEPTH); form and multipart as DRF's default.
-    "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
@@ -234,7 +241,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     # JSON only; the product image upload adds multipart on that viewset alone.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
