@@ -204,10 +204,13 @@ def test_a_superuser_resets_a_lost_device_and_it_is_logged(enrolled, api_client)
     root = UserFactory(is_staff=True, is_superuser=True)
     browser = Client()
     browser.force_login(root)
+    change = f"/admin/accounts/user/{enrolled.pk}/change/"
+    assert "on (a superuser can reset it" in browser.get(change).content.decode()
     browser.post(
         "/admin/accounts/user/", {"action": "mfa_reset", "_selected_action": [enrolled.pk]}
     )
     assert not TOTPDevice.objects.filter(user=enrolled).exists()
+    assert ">off<" in browser.get(change).content.decode().replace("\n", "").replace(" ", "")
     reset = AuthEvent.objects.get(kind=AuthEvent.Kind.MFA_RESET, user=enrolled)
     assert reset.extra["actor"] == root.pk
     assert _api_login(api_client, enrolled).status_code == 200  # no second factor any more
