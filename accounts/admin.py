@@ -72,7 +72,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("email", "first_name", "last_name", "email_verified", "is_staff", "is_active")
     list_filter = ("is_staff", "is_superuser", "is_active", "email_verified")
     search_fields = ("email", "first_name", "last_name")
-    readonly_fields = ("date_joined", "last_login")
+    readonly_fields = ("date_joined", "last_login", "two_factor")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email_verified")}),
@@ -81,6 +81,7 @@ class UserAdmin(BaseUserAdmin):
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
+        ("Security", {"fields": ("two_factor",)}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     inlines = (SessionInline,)
@@ -104,6 +105,14 @@ class UserAdmin(BaseUserAdmin):
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.revoke_session")
+
+    @admin.display(description="two-factor authentication")
+    def two_factor(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        if services.mfa_enrolled(obj):
+            return "on (a superuser can reset it with the action on the user list)"
+        return "required, not set up yet" if services.mfa_required(obj) else "off"
 
     def has_mfa_reset_permission(self, request):
         return request.user.is_superuser

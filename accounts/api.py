@@ -146,6 +146,7 @@ class LoginSecondFactorView(AnonymousAPIView):
     throttle_scope = "login"
 
     @extend_schema(
+        summary="Log in, second step (staff with two-factor authentication)",
         request=LoginSecondFactorSerializer,
         responses={
             200: TokenPairSerializer,
@@ -253,8 +254,10 @@ class MeView(APIView):
 class PasswordChangeView(APIView):
     @extend_schema(
         summary="Change my password (ends my other sessions)",
+        description="A wrong `old_password` counts toward the email's lockout like a wrong "
+        "password at login; once locked, the answer is 429 `too_many_attempts`.",
         request=PasswordChangeSerializer,
-        responses={204: None},
+        responses={204: None, **api_errors(TooManyAttempts)},
     )
     def post(self, request):
         data = _valid(PasswordChangeSerializer, request)

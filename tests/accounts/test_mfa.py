@@ -204,10 +204,13 @@ def test_a_superuser_resets_a_lost_device_and_it_is_logged(enrolled, api_client)
     root = UserFactory(is_staff=True, is_superuser=True)
     browser = Client()
     browser.force_login(root)
+    change = f"/admin/accounts/user/{enrolled.pk}/change/"
+    assert "on (a superuser can reset it" in browser.get(change).content.decode()
     browser.post(
         "/admin/accounts/user/", {"action": "mfa_reset", "_selected_action": [enrolled.pk]}
     )
     assert not TOTPDevice.objects.filter(user=enrolled).exists()
+    assert ">off<" in browser.get(change).content.decode().replace("\n", "").replace(" ", "")
     reset = AuthEvent.objects.get(kind=AuthEvent.Kind.MFA_RESET, user=enrolled)
     assert reset.extra["actor"] == root.pk
     assert _api_login(api_client, enrolled).status_code == 200  # no second factor any more
@@ -226,3 +229,43 @@ def test_only_superusers_may_reset_2fa(enrolled):
     assert TOTPDevice.objects.filter(user=enrolled).exists()
     with pytest.raises(PermissionError):
         services.mfa_reset(user=enrolled, actor=manager)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_second_steps_with_one_code_give_exactly_one_session(settings):
+    """The device row is locked while a code is checked (django-otp, for_verify) and the
+    challenge is spent once, so a code raced from two places opens one session."""
+    import threading
+
+    from django.db import close_old_connections, connection
+    from rest_framework.test import APIClient
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = UserFactory(is_staff=True)
+    device = services.totp_enrolment_start(user=user)
+    services.totp_enrolment_confirm(user=user, code=_code(device))
+    device.refresh_from_db()
+    challenge = _api_login(APIClient(), user).json()["challenge"]
+    code = _code(device, later=1)
+    threads, results = 6, []
+    barrier = threading.Barrier(threads)
+
+    def second_step():
+        try:
+            barrier.wait()
+            response = APIClient().post(MFA_URL, {"challenge": challenge, "code": code})
+            results.append(response.status_code)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    workers = [threading.Thread(target=second_step) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(results) == [200] + [401] * (threads - 1), results
+    assert Session.objects.filter(user=user).count() == 1
