@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "csp",
     # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
     "outbox",
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "config.middleware.CraftedInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, so a preflight is answered before any redirect.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -231,7 +234,9 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only; the product image upload adds multipart on that viewset alone.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "accounts.throttling.AnonRateThrottle",
@@ -258,7 +263,7 @@ API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Django Shop API",
-    "DESCRIPTION": "Catalog, cart, checkout, orders, inventory, payments and auth sessions.",
+    "DESCRIPTION": (BASE_DIR / "config" / "api_description.md").read_text(),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -268,9 +273,39 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api.add_error_responses",
+        "config.api.add_error_components",
+    ],
+    "TAGS": [
+        {"name": "auth", "description": "Log in, refresh, sessions, account and passwords."},
+        {"name": "categories", "description": "The category tree (anyone reads)."},
+        {"name": "products", "description": "The catalog (anyone reads; staff write)."},
+        {"name": "cart", "description": "The signed-in shopper's cart."},
+        {"name": "orders", "description": "Checkout, order history, cancel, staff moves."},
+        {"name": "payments", "description": "Paying orders, refunds, provider webhooks."},
+        {"name": "inventory", "description": "Stock, the ledger and alerts (staff)."},
     ],
 }
+
+# ------------------------------------------------------------------------------
+# Clients on other origins (SPA, mobile web views)
+# ------------------------------------------------------------------------------
+# Only these origins get CORS headers, and only under /api/. Bearer tokens, not cookies.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("retry-after", "www-authenticate")
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+# Links in emails, per purpose: `{token}`, `{uid}`, `{number}` are filled in. Empty: the
+# shop's own pages under SITE_URL (or FRONTEND_URL's routes when that is set).
+FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
+EMAIL_LINK_VERIFY = env("EMAIL_LINK_VERIFY", default="")
+EMAIL_LINK_RESET = env("EMAIL_LINK_RESET", default="")
+EMAIL_LINK_ORDER = env("EMAIL_LINK_ORDER", default="")
+# 6-digit codes for apps that cannot open links: lifetime and wrong tries allowed per code.
+EMAIL_CODE_MINUTES = env.int("EMAIL_CODE_MINUTES", default=15)
+EMAIL_CODE_MAX_ATTEMPTS = env.int("EMAIL_CODE_MAX_ATTEMPTS", default=5)
 
 # ------------------------------------------------------------------------------
 # Celery

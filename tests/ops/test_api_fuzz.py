@@ -18,6 +18,7 @@ from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from accounts import services as accounts_services
@@ -25,7 +26,14 @@ from config.wsgi import application
 from inventory import services as inventory_services
 from tests.factories import DEFAULT_PASSWORD, CategoryFactory, ProductFactory, UserFactory
 
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+# status_code_conformance: every status the API answers is documented for that operation;
+# response_schema_conformance: its body matches, `code` included (an enum per status).
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    response_schema_conformance,
+    content_type_conformance,
+]
 EXAMPLES_PER_OPERATION = 12
 
 
