@@ -180,7 +180,7 @@ def _key(value) -> str:
 
 
 def _currency(value) -> str:
-    if value is None:
+    if value is None or value == "":
         return ""
     if not isinstance(value, str) or not re.match(r"^[A-Za-z]{3}$", value):
         raise MalformedWebhook("The webhook's currency is not a currency code.")

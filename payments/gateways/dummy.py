@@ -141,7 +141,7 @@ class DummyGateway(Gateway):
             Decimal("0.00"),
         )
         # Like a real provider: only money it took, never more than it took.
-        refusable = charged is None or charged.status != SUCCEEDED
+        refusable = charged is None or charged.status in (FAILED, OPEN)
         too_much = charged is not None and refunded + refund.amount > charged.amount
         record, _ = self._record(
             key=idempotency_key,

@@ -222,7 +222,9 @@ def payment_apply_result(
                 payment, failure_code=result.failure_code, message=result.failure_message
             )
         else:
-            payment.status = P.PENDING
+            held = _review_pending(payment)
+            payment.status = P.REVIEW if held else P.PENDING
+            payment.review_reason = "Flagged by the fraud rules." if held else ""
             payment.gateway_status = GatewayStatus.PENDING
             payment.redirect_url = result.redirect_url or payment.redirect_url
             payment.save()

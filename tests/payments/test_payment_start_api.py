@@ -26,9 +26,9 @@ from tests.payments.factories import (
 pytestmark = pytest.mark.django_db
 
 
-
 def _reference(response) -> str:
     return Payment.objects.get(pk=response.data["id"]).gateway_reference
+
 
 def test_good_card_pays_the_order_and_commits_its_stock(order, product, pay):
     response = pay(order, CARD_OK)
