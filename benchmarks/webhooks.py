@@ -14,7 +14,8 @@ the inbox after. Prints deliveries acknowledged per second, events processed per
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/shop REDIS_URL=redis://127.0.0.1:6379/0 \
         .venv/bin/python benchmarks/webhooks.py
-    options: --payments 300 --copies 3 --late-failures 0.3 --workers 16 --celery-concurrency 2
+    options: --payments 300 --copies 3 --late-failures 0.3 --processes 4 --workers 4
+             --celery-concurrency 2
 """
 
 import argparse
@@ -37,9 +38,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["TEST_DATABASE_NAME"] = "bench_webhooks_payments"
 os.environ["EMAIL_URL"] = "dummymail://"
 # A real broker and worker: deliveries are acknowledged, the worker processes them after.
-os.environ.setdefault(
-    "CELERY_BROKER_URL", os.environ.get("REDIS_URL", "") or "redis://127.0.0.1:6379/0"
-)
+# `--inline` measures the old way instead (no broker: each delivery processed in its request).
+INLINE = "--inline" in sys.argv
+if INLINE:
+    os.environ.pop("CELERY_BROKER_URL", None)
+else:
+    os.environ.setdefault(
+        "CELERY_BROKER_URL", os.environ.get("REDIS_URL", "") or "redis://127.0.0.1:6379/0"
+    )
 os.environ["THROTTLE_WEBHOOK"] = "1000000/min"
 os.environ["THROTTLE_ANON"] = "1000000/min"
 os.environ["FRAUD_MAX_ORDERS_PER_HOUR"] = "1000000"
@@ -154,7 +160,11 @@ def _prepare(*, payments: int, per_user: int):
 def _events(payments, *, late_failures: float, rng: random.Random) -> list[bytes]:
     bodies = []
     for payment in payments:
-        data = {"payment": payment.gateway_reference, "amount": f"{payment.amount:.2f}"}
+        data = {
+            "payment": payment.gateway_reference,
+            "amount": f"{payment.amount:.2f}",
+            "currency": payment.currency,
+        }
         bodies.append(
             json.dumps({"id": f"evt_ok_{payment.pk}", "type": "payment.succeeded", "data": data})
         )
@@ -182,14 +192,63 @@ def _deliver(body: bytes):
     return response.status_code, time.perf_counter() - started
 
 
+def _deliver_share(share, threads, ready, go, out):
+    """One web process's share of the deliveries, from its own thread pool."""
+    connections.close_all()
+    barrier = threading.Barrier(threads)
+
+    def warm(_):
+        # Open every thread's connection first so the run measures webhooks, not connects.
+        connections["default"].ensure_connection()
+        barrier.wait()
+
+    def close(_):
+        connections.close_all()
+        barrier.wait()  # one call per thread, so every thread closes its own connection
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(warm, range(threads)))
+        ready.wait()
+        go.wait()
+        out.put(list(pool.map(_deliver, share)))
+        list(pool.map(close, range(threads)))
+
+
+def _deliver_all(deliveries, *, processes: int, threads: int):
+    """Send every delivery from `processes` forked processes of `threads` threads each."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    connections.close_all()
+    ready, go = context.Barrier(processes + 1), context.Barrier(processes + 1)
+    out = context.Queue()
+    shares = [deliveries[i::processes] for i in range(processes)]
+    children = [
+        context.Process(target=_deliver_share, args=(share, threads, ready, go, out))
+        for share in shares
+    ]
+    for child in children:
+        child.start()
+    ready.wait()  # every process has its connections open
+    go.wait()
+    results = [result for _ in children for result in out.get()]
+    for child in children:
+        child.join()
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=300)
     parser.add_argument("--copies", type=int, default=3, help="deliveries of each event")
     parser.add_argument("--late-failures", type=float, default=0.3)
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=4, help="web processes (gunicorn's)")
+    parser.add_argument("--workers", type=int, default=4, help="threads per web process")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--celery-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--inline", action="store_true", help="no worker: process in the request (the old way)"
+    )
     parser.add_argument("--drain-timeout", type=float, default=300)
     args = parser.parse_args()
 
@@ -208,28 +267,15 @@ def main() -> int:
         events = _events(payments, late_failures=args.late_failures, rng=rng)
         deliveries = [body for body in events for _ in range(args.copies)]
         rng.shuffle(deliveries)
-        worker = _worker(args.celery_concurrency)
+        worker = None if args.inline else _worker(args.celery_concurrency)
         try:
-            _worker_ready()
+            if worker is not None:
+                _worker_ready()
             connection.close()
 
-            start, finish = threading.Barrier(args.workers), threading.Barrier(args.workers)
-
-            def warm(_):
-                # Open every thread's connection first so the run measures webhooks.
-                connections["default"].ensure_connection()
-                start.wait()
-
-            def close(_):
-                connections.close_all()
-                finish.wait()  # one call per thread, so every thread closes its own
-
-            with ThreadPoolExecutor(max_workers=args.workers) as pool:
-                list(pool.map(warm, range(args.workers)))
-                began = time.perf_counter()
-                results = list(pool.map(_deliver, deliveries))
-                acked = time.perf_counter() - began
-                list(pool.map(close, range(args.workers)))
+            began = time.perf_counter()
+            results = _deliver_all(deliveries, processes=args.processes, threads=args.workers)
+            acked = time.perf_counter() - began
 
             # The worker drains the inbox; wait until every stored event is processed.
             deadline = time.monotonic() + args.drain_timeout
@@ -242,11 +288,12 @@ def main() -> int:
                 time.sleep(0.05)
             processed_wall = time.perf_counter() - began
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            if worker is not None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
 
         statuses = Counter(status for status, _ in results)
         times = sorted(elapsed for _, elapsed in results)
@@ -275,8 +322,14 @@ def main() -> int:
         print(
             f"webhook benchmark: {args.payments} payments, {len(events)} distinct events "
             f"({len(events) - args.payments} late payment.failed), each delivered "
-            f"{args.copies}x = {len(deliveries)} deliveries, {args.workers} threads, "
-            f"PostgreSQL, Celery worker (concurrency {args.celery_concurrency})"
+            f"{args.copies}x = {len(deliveries)} deliveries, {args.processes} processes x "
+            f"{args.workers} threads, "
+            "PostgreSQL, "
+            + (
+                "processed in the request (--inline)"
+                if args.inline
+                else f"Celery worker (concurrency {args.celery_concurrency})"
+            )
         )
         print(f"  answers                 {dict(statuses)}")
         print(f"  events stored           {stored} (processed {processed}, left {unprocessed})")

@@ -17,6 +17,7 @@ from accounts.throttling import ScopedRateThrottle
 from orders import selectors as orders_selectors
 
 from . import selectors, services
+from .errors import PaymentsError
 from .serializers import (
     PaymentSerializer,
     PaymentStartSerializer,
@@ -158,8 +159,18 @@ class WebhookView(APIView):
 
     authentication_classes = ()
     permission_classes = (permissions.AllowAny,)
-    throttle_classes = (ScopedRateThrottle,)
+    # Only refused requests are counted (per client address): a provider's signed
+    # deliveries are never turned away, and a flood of unsigned posts past the rate is
+    # answered 429 without being stored.
+    throttle_classes = ()
     throttle_scope = "webhook"
+
+    def _refusal_recorded(self, request) -> bool:
+        throttle = ScopedRateThrottle()
+        if throttle.allow_request(request, self):
+            return True
+        self.refusal_wait = throttle.wait()
+        return False
 
     @extend_schema(
         operation_id="payments_webhooks_receive",
@@ -194,13 +205,25 @@ class WebhookView(APIView):
                 "`invalid_signature`, `signature_expired`, `unknown_gateway` or "
                 "`malformed_payload`; nothing changed.",
             ),
+            429: OpenApiResponse(
+                ERROR, "`throttled`: too many refused requests from this address."
+            ),
         },
         description="Webhook endpoint for payment providers (no authentication: signed).",
     )
     def post(self, request, gateway):
-        event, created = services.webhook_receive(
-            gateway=gateway, body=request.body, headers=request.headers
-        )
+        self.refusal_wait = None
+        try:
+            event, created = services.webhook_receive(
+                gateway=gateway,
+                body=request.body,
+                headers=request.headers,
+                record_refusal=lambda: self._refusal_recorded(request),
+            )
+        except PaymentsError:
+            if self.refusal_wait is not None:
+                raise exceptions.Throttled(wait=self.refusal_wait) from None
+            raise
         return Response(
             {
                 "detail": "Received." if created else "Already received.",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from outbox.services import task_enqueue
@@ -78,12 +78,13 @@ def _drain_soon() -> None:
 
 
 def webhook_receive(
-    *, gateway: str, body: bytes, headers: Mapping[str, str]
+    *, gateway: str, body: bytes, headers: Mapping[str, str], record_refusal=None
 ) -> tuple[WebhookEvent, bool]:
     """Verify a provider's request and store it in the inbox; return (event, created).
 
     Processing happens after, in a worker. A refused request raises (400) and changes
-    nothing but the record of the refusal.
+    nothing but the record of the refusal (only logged when `record_refusal()` says no:
+    the caller's rate for refusals is spent).
     """
     headers = {str(k).lower(): str(v) for k, v in headers.items()}
     try:
@@ -91,27 +92,66 @@ def webhook_receive(
         gw.webhook_verify(body=body, headers=headers)
         message = gw.webhook_parse(body=body)
     except (UnknownGateway, InvalidSignature, MalformedWebhook) as exc:
-        _webhook_refuse(gateway=gateway, body=body, headers=headers, exc=exc)
+        if record_refusal is None or record_refusal():
+            _webhook_refuse(gateway=gateway, body=body, headers=headers, exc=exc)
+        else:
+            logger.warning("webhook refused and not stored (rate): gateway=%r", gateway[:32])
         raise
-    try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                gateway=gw.name,
-                event_id=message.event_id,
-                type=message.type,
-                raw_body=body.decode("utf-8"),
-                signature_header=headers.get(gw.signature_header, "")[:1024],
-                signature_valid=True,
-            )
-        created = True
-    except IntegrityError:  # delivered before: one row per (gateway, event id)
-        event = WebhookEvent.objects.get(
-            gateway=gw.name, event_id=message.event_id, signature_valid=True
-        )
-        created = False
-    if event.processed_at is None:
+    event, created = _inbox_insert(
+        gateway=gw.name,
+        message=message,
+        body=body.decode("utf-8"),
+        signature=headers.get(gw.signature_header, "")[:1024],
+    )
+    if created or (event.pk and event.processed_at is None):
         transaction.on_commit(_drain_soon)
     return event, created
+
+
+_INSERT_ONCE = """
+    INSERT INTO {table} (gateway, event_id, type, raw_body, signature_header,
+                         signature_valid, received_at, attempts, error)
+    VALUES (%s, %s, %s, %s, %s, TRUE, %s, 0, '')
+    ON CONFLICT (gateway, event_id) WHERE signature_valid DO NOTHING
+    RETURNING id
+"""
+
+
+def _inbox_insert(
+    *, gateway: str, message: WebhookMessage, body: str, signature: str
+) -> tuple[WebhookEvent, bool]:
+    """Store a verified event once per (gateway, event id); return (event, created).
+
+    On PostgreSQL one statement does it (a redelivery costs no error and no second query:
+    its first delivery already queued the processing). Elsewhere, the ORM and the unique
+    constraint.
+    """
+    fields = {
+        "gateway": gateway,
+        "event_id": message.event_id,
+        "type": message.type,
+        "raw_body": body,
+        "signature_header": signature,
+        "signature_valid": True,
+    }
+    if connection.vendor == "postgresql":
+        sql = _INSERT_ONCE.format(table=connection.ops.quote_name(WebhookEvent._meta.db_table))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [gateway, message.event_id, message.type, body, signature, now()],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return WebhookEvent(**fields), False
+        return WebhookEvent(pk=row[0], **fields), True
+    try:
+        with transaction.atomic():
+            return WebhookEvent.objects.create(**fields), True
+    except IntegrityError:  # delivered before: one row per (gateway, event id)
+        return WebhookEvent.objects.get(
+            gateway=gateway, event_id=message.event_id, signature_valid=True
+        ), False
 
 
 def _payment_for(gw, message: WebhookMessage) -> int | None:

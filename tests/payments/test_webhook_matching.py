@@ -139,3 +139,20 @@ def test_delivery_is_acknowledged_before_processing(pending_payment, order, secr
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     assert services.webhooks_drain() == {"processed": 0, "skipped": 0, "failed": 0}
+
+
+def test_refused_posts_past_the_rate_are_answered_429_and_not_stored(pending_payment, deliver):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    cache.clear()
+    rates = SimpleRateThrottle.THROTTLE_RATES
+    SimpleRateThrottle.THROTTLE_RATES = {**rates, "webhook": "3/min"}
+    try:
+        answers = [deliver(b"{}", signature="t=1,v1=00").status_code for _ in range(5)]
+        assert answers == [400, 400, 400, 429, 429]
+        assert WebhookEvent.objects.filter(signature_valid=False).count() == 3
+        # A signed delivery from the provider is never turned away.
+        assert deliver(event_body("payment.succeeded", pending_payment)).status_code == 200
+    finally:
+        SimpleRateThrottle.THROTTLE_RATES = rates
