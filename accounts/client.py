@@ -10,10 +10,12 @@ be believed, so the client address is read from the right of that header, past o
   ours; the client is the right-most address outside them.
 - Neither (the default): no proxy is trusted and the header is ignored.
 
-Every caller (throttles, sessions, the auth log, fraud rules) uses `client_ip`.
+Every caller (throttles, sessions, the auth log, fraud rules) uses `client_ip`; views hand
+the services a `Client` built by `client_from_request`, so services never read a request.
 """
 
 import ipaddress
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
@@ -74,3 +76,19 @@ def client_ip(request) -> str | None:
 def user_agent(request) -> str:
     """Return the request's User-Agent, cut to what we store."""
     return (request.META.get("HTTP_USER_AGENT") or "")[:512]
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, for sessions and the audit log."""
+
+    ip_address: str | None = None
+    user_agent: str = ""
+
+
+NO_CLIENT = Client()
+
+
+def client_from_request(request) -> Client:
+    """Return the Client of a Django or DRF request."""
+    return Client(ip_address=client_ip(request), user_agent=user_agent(request))

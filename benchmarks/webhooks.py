@@ -50,7 +50,7 @@ os.environ["THROTTLE_WEBHOOK"] = "1000000/min"
 os.environ["THROTTLE_ANON"] = "1000000/min"
 os.environ["FRAUD_MAX_ORDERS_PER_HOUR"] = "1000000"
 
-import django
+import django  # noqa: E402
 
 django.setup()
 

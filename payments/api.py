@@ -1,6 +1,5 @@
 from django.http import Http404
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -12,12 +11,26 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.client import client_ip
+from accounts.openapi import api_errors
 from accounts.permissions import require_perms
 from accounts.throttling import ScopedRateThrottle
 from orders import selectors as orders_selectors
 
 from . import selectors, services
-from .errors import PaymentsError
+from .errors import (
+    GatewayFailed,
+    IdempotencyKeyReused,
+    InvalidSignature,
+    MalformedWebhook,
+    OrderNotPayable,
+    PaymentInProgress,
+    PaymentNotRefundable,
+    PaymentsError,
+    RefundExceedsPayment,
+    RestockNotPossible,
+    SignatureExpired,
+    UnknownGateway,
+)
 from .serializers import (
     PaymentSerializer,
     PaymentStartSerializer,
@@ -29,7 +42,6 @@ from .serializers import (
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
-ERROR = OpenApiTypes.OBJECT
 
 
 def idempotency_key(request) -> str:
@@ -67,7 +79,9 @@ class OrderPaymentsView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="orders_payments_list",
+        summary="List an order's payments",
         tags=["payments"],
+        responses={200: PaymentSerializer(many=True), **api_errors((404, "not_found"))},
         description="The order's payments, oldest first (owner or staff).",
     )
     def get(self, request, *args, **kwargs):
@@ -75,6 +89,7 @@ class OrderPaymentsView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="orders_payments_create",
+        summary="Pay an order",
         tags=["payments"],
         request=PaymentStartSerializer,
         parameters=[
@@ -99,22 +114,13 @@ class OrderPaymentsView(generics.ListAPIView):
                 PaymentSerializer,
                 "Replay of an earlier request, or the hosted checkout already open for this order.",
             ),
-            400: OpenApiResponse(
-                ERROR,
-                "Bad field (`card_number`, `return_url`, `gateway`) or missing Idempotency-Key.",
-            ),
-            404: OpenApiResponse(ERROR, "No such order, or not yours."),
-            409: OpenApiResponse(
-                ERROR,
-                "`payment_in_progress`: another payment of this order is being made; "
-                "`invalid_transition`: the order is not awaiting payment, or its "
-                "reservation time has run out.",
-            ),
-            422: OpenApiResponse(ERROR, "`idempotency_key_reused` with another body."),
-            502: OpenApiResponse(
-                ERROR,
-                "`gateway_error`: the provider could not be reached; retry with the same "
-                "Idempotency-Key (nothing is charged twice).",
+            **api_errors(
+                UnknownGateway,
+                (404, "not_found", "No such order, or not yours."),
+                PaymentInProgress,
+                OrderNotPayable,
+                IdempotencyKeyReused,
+                GatewayFailed,
             ),
         },
         examples=[
@@ -164,6 +170,7 @@ class WebhookView(APIView):
     # answered 429 without being stored.
     throttle_classes = ()
     throttle_scope = "webhook"
+    raw_body = True  # verified and parsed by the gateway, never by DRF's parsers
 
     def _refusal_recorded(self, request) -> bool:
         throttle = ScopedRateThrottle()
@@ -174,6 +181,7 @@ class WebhookView(APIView):
 
     @extend_schema(
         operation_id="payments_webhooks_receive",
+        summary="Receive a payment provider's event (signed)",
         request=WebhookEnvelopeSerializer,
         auth=[],
         parameters=[
@@ -200,13 +208,12 @@ class WebhookView(APIView):
                 "after, by a worker. A settling event must match the payment's amount, "
                 "currency and gateway; one that does not holds the payment for review.",
             ),
-            400: OpenApiResponse(
-                ERROR,
-                "`invalid_signature`, `signature_expired`, `unknown_gateway` or "
-                "`malformed_payload`; nothing changed.",
-            ),
-            429: OpenApiResponse(
-                ERROR, "`throttled`: too many refused requests from this address."
+            **api_errors(
+                UnknownGateway,
+                InvalidSignature,
+                SignatureExpired,
+                MalformedWebhook,
+                (429, "throttled", "Too many refused requests from this address."),
             ),
         },
         description="Webhook endpoint for payment providers (no authentication: signed).",
@@ -240,6 +247,7 @@ class RefundCreateView(APIView):
 
     @extend_schema(
         operation_id="payments_refunds_create",
+        summary="Refund a payment (staff)",
         request=RefundCreateSerializer,
         responses={
             201: OpenApiResponse(
@@ -247,14 +255,13 @@ class RefundCreateView(APIView):
                 "Recorded; `status` is `processing` until the provider answered (a worker "
                 "calls it), then `succeeded`, `pending` (confirmed by webhook) or `failed`.",
             ),
-            403: OpenApiResponse(ERROR, "`permission_denied`: needs payments.refund_payment."),
-            400: OpenApiResponse(
-                ERROR,
-                "`refund_exceeds_payment` (more than is left), `restock_not_possible`, "
-                "or a bad field.",
+            **api_errors(
+                RefundExceedsPayment,
+                RestockNotPossible,
+                (404, "not_found", "No such payment."),
+                PaymentNotRefundable,
+                GatewayFailed,
             ),
-            404: OpenApiResponse(ERROR, "No such payment."),
-            409: OpenApiResponse(ERROR, "`payment_not_refundable`: it never took money."),
         },
         description="Refund a payment (staff, payments.refund_payment). A refund of the whole "
         "paid amount before shipping ends the order (refunded, goods back on the shelf); a "

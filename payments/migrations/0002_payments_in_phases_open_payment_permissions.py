@@ -27,7 +27,7 @@ def provider_keys_fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0003_order_payment_in_progress_refunded_total'),
+        ('orders', '0004_order_payment_in_progress_refunded_total'),
         ('payments', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
