@@ -225,15 +225,17 @@ def _apply_payment_event(gw, message: WebhookMessage) -> str:
 
 
 def _apply_refund_event(gw, message: WebhookMessage) -> str:
-    refund = (
-        Refund.objects.select_for_update()
-        .filter(payment__gateway=gw.name, gateway_reference=message.refund_reference)
+    found = (
+        Refund.objects.filter(payment__gateway=gw.name, gateway_reference=message.refund_reference)
+        .values_list("pk", "payment_id")
         .first()
         if message.refund_reference
         else None
     )
-    if refund is None:
+    if found is None:
         raise WebhookTargetMissing(f"No refund with reference {message.refund_reference!r}.")
+    lock_payment(found[1])  # the order, then the payment, then its refund
+    refund = Refund.objects.select_for_update().get(pk=found[0])
     if refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSING):
         refund.status = RefundStatus.SUCCEEDED
         refund.save(update_fields=["status", "updated_at"])
