@@ -393,6 +393,30 @@ if env.bool("DUMMY_GATEWAY_ENABLED", default=not PRODUCTION):
         # Seconds before a pending test card's settlement webhook is sent (by a worker).
         "SETTLE_DELAY_SECONDS": env.int("DUMMY_GATEWAY_SETTLE_DELAY_SECONDS", default=2),
     }
+# Stripe (hosted Checkout Sessions through the official SDK): on when both keys are set.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+if STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET:
+    PAYMENT_GATEWAYS["stripe"] = {
+        "CLASS": "payments.gateways.stripe.StripeGateway",
+        "WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "SECRET_KEY": STRIPE_SECRET_KEY,
+        # Only for tests and local fakes; empty means Stripe's own API.
+        "API_BASE": env("STRIPE_API_BASE", default=""),
+    }
+# Where a hosted checkout sends the shopper back; `{order}` is the order number. Empty: the
+# shop's own pages. SPA clients may pass their own URLs from PAYMENT_RETURN_ORIGINS.
+PAYMENT_RETURN_URL = env("PAYMENT_RETURN_URL", default="")
+PAYMENT_CANCEL_URL = env("PAYMENT_CANCEL_URL", default="")
+PAYMENT_RETURN_ORIGINS = env.list("PAYMENT_RETURN_ORIGINS", default=[])
+# Payments left `processing` this long are asked about at the gateway (a crash between
+# phases); `pending` ones (hosted checkout open, bank confirmation due) after the second.
+PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=120)
+PAYMENT_PENDING_CHECK_AFTER_SECONDS = env.int("PAYMENT_PENDING_CHECK_AFTER_SECONDS", default=3600)
+# Recipients of payment alerts (reviews, refused refunds); empty: staff who may review.
+PAYMENT_ALERT_EMAILS = env.list("PAYMENT_ALERT_EMAILS", default=[])
+# Processed and refused webhook deliveries are kept this long.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
 FRAUD_AMOUNT_THRESHOLD = env("FRAUD_AMOUNT_THRESHOLD", default="1000.00")
 FRAUD_MAX_ORDERS_PER_HOUR = env.int("FRAUD_MAX_ORDERS_PER_HOUR", default=10)
@@ -404,6 +428,14 @@ FRAUD_REVIEW_SCORE = env.int("FRAUD_REVIEW_SCORE", default=50)
 CELERY_BEAT_SCHEDULE["payments-process-pending-webhooks"] = {
     "task": "payments.tasks.webhooks_process_pending",
     "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["payments-reconcile"] = {
+    "task": "payments.tasks.payments_reconcile",
+    "schedule": timedelta(minutes=5),
+}
+CELERY_BEAT_SCHEDULE["payments-purge-webhook-inbox"] = {
+    "task": "payments.tasks.webhook_events_purge",
+    "schedule": crontab(hour=4, minute=27),
 }
 
 # ------------------------------------------------------------------------------
