@@ -52,12 +52,14 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts.
+    "import_export",
+    # Ours, lowest first: reports -> payments -> orders -> inventory -> catalog -> accounts.
     "accounts",
     "catalog",
     "inventory",
     "orders",
     "payments",
+    "reports",
 ]
 
 MIDDLEWARE = [

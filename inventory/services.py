@@ -88,6 +88,19 @@ def stock_item_for_product(*, product) -> StockItem:
 
 
 @transaction.atomic
+def stock_item_delete_if_unused(*, product) -> bool:
+    """Delete the product's stock item if it has no ledger, batch, reservation or alert."""
+    item = StockItem.objects.select_for_update().filter(product=product).first()
+    if item is None or item.on_hand or item.reserved:
+        return False
+    for related in (item.movements, item.batches, item.reservations, item.alerts):
+        if related.exists():
+            return False
+    item.delete()
+    return True
+
+
+@transaction.atomic
 def stock_receive(
     *,
     stock_item: StockItem,

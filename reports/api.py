@@ -1,0 +1,93 @@
+"""Staff API: the order, payment and inventory reports as JSON or CSV."""
+
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import require_perms
+
+from . import selectors
+from .exports import report_csv_response
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+RANGE_PARAMETERS = [
+    OpenApiParameter(
+        "start", OpenApiTypes.DATE, description="First day (default: 29 days before end)"
+    ),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, included (default: today)"),
+]
+EXPIRING = OpenApiParameter(
+    "expiring_days", int, description="Batches expiring within this many days (0-365)"
+)
+REPORT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "report": {"type": "string"},
+        "start": {"type": "string", "format": "date"},
+        "end": {"type": "string", "format": "date"},
+        "summary": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["report", "start", "end", "summary"],
+    "additionalProperties": {"type": "array", "items": {"type": "object"}},
+}
+
+
+class ReportView(APIView):
+    permission_classes = (require_perms("reports.view_reports"),)
+    report_name = ""
+    as_csv = False
+
+    def get(self, request):
+        report = selectors.report_build(name=self.report_name, params=request.query_params)
+        if self.as_csv:
+            return report_csv_response(report)
+        return Response(report.as_dict())
+
+
+def _views(name: str, summary: str, parameters):
+    json_view = extend_schema(
+        operation_id=f"reports_{name}",
+        summary=summary,
+        parameters=parameters,
+        responses={
+            200: OpenApiResponse(REPORT_SCHEMA, "The report"),
+            400: OpenApiResponse(ERROR, "invalid_date_range"),
+        },
+    )(type(f"{name.title()}ReportView", (ReportView,), {"report_name": name}))
+    csv_view = extend_schema(
+        operation_id=f"reports_{name}_csv",
+        summary=f"{summary} (CSV download)",
+        parameters=parameters,
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, "The report as CSV"),
+            400: OpenApiResponse(ERROR, "invalid_date_range"),
+        },
+    )(type(f"{name.title()}ReportCsvView", (ReportView,), {"report_name": name, "as_csv": True}))
+    return json_view, csv_view
+
+
+OrderReportView, OrderReportCsvView = _views(
+    "orders",
+    "Orders per day and status, AOV, cancellation/expiry rates, top sellers",
+    RANGE_PARAMETERS,
+)
+PaymentReportView, PaymentReportCsvView = _views(
+    "payments", "Captured, refunded and declined money per gateway; fraud reviews", RANGE_PARAMETERS
+)
+InventoryReportView, InventoryReportCsvView = _views(
+    "inventory",
+    "Stock on hand and value, low/out of stock, movements, turnover, expiring batches",
+    [*RANGE_PARAMETERS, EXPIRING],
+)
+
+
+urlpatterns = [
+    path("reports/orders/", OrderReportView.as_view(), name="reports-orders"),
+    path("reports/orders/csv/", OrderReportCsvView.as_view(), name="reports-orders-csv"),
+    path("reports/payments/", PaymentReportView.as_view(), name="reports-payments"),
+    path("reports/payments/csv/", PaymentReportCsvView.as_view(), name="reports-payments-csv"),
+    path("reports/inventory/", InventoryReportView.as_view(), name="reports-inventory"),
+    path("reports/inventory/csv/", InventoryReportCsvView.as_view(), name="reports-inventory-csv"),
+]
