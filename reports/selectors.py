@@ -656,7 +656,8 @@ def dashboard_sales(*, today: date | None = None) -> list[PeriodFigures]:
             refund_aggregates[f"r{side}{index}"] = Coalesce(
                 Sum("amount", filter=window_q("created_at", date_range)), ZERO
             )
-    orders = Order.objects.filter(placed_at__gte=earliest, status__in=SOLD_STATUSES).aggregate(
+    # Every order that was paid, cancelled since or not: its refund is subtracted below.
+    orders = Order.objects.filter(placed_at__gte=earliest, paid_at__isnull=False).aggregate(
         **order_aggregates
     )
     refunds = Refund.objects.filter(REFUND_COUNTED, created_at__gte=earliest).aggregate(
