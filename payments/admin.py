@@ -206,3 +206,6 @@ class WebhookEventAdmin(ReadOnlyAdmin):
             f"{counts['failed']} failed.",
             level,
         )
+
+
+from . import admin_desk  # noqa: E402,F401  (the order desk's payments and refunds)
