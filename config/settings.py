@@ -71,7 +71,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "import_export",
-    # Ours, lowest first: reports -> payments -> orders -> inventory -> catalog -> accounts -> outbox.
+    # Ours, lowest first:
+    # reports -> payments -> orders -> inventory -> catalog -> accounts -> outbox.
     "outbox",
     "accounts",
     "catalog",

@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from outbox.services import task_enqueue
 
-from .errors import InsufficientStock, InvalidQuantity, InvalidReference, Shortage
+from .errors import (
+    InsufficientStock,
+    InvalidQuantity,
+    InvalidReference,
+    Shortage,
+    StockItemExists,
+)
 from .models import Batch, Reservation, StockAlert, StockItem, StockMovement
 from .signals import reservation_expired
 
@@ -85,6 +91,18 @@ def stock_item_for_product(*, product) -> StockItem:
     """Return the product's stock item, creating an empty one the first time."""
     stock_item, _ = StockItem.objects.get_or_create(product=product)
     return stock_item
+
+
+def stock_item_create(*, product, low_stock_threshold: int | None = None) -> StockItem:
+    """Make the stock item of a product that has none (made before every product got one)."""
+    fields = {} if low_stock_threshold is None else {"low_stock_threshold": low_stock_threshold}
+    try:
+        with transaction.atomic():
+            return StockItem.objects.create(product=product, **fields)
+    except IntegrityError:  # it exists, or a concurrent request just made it
+        if StockItem.objects.filter(product=product).exists():
+            raise StockItemExists() from None
+        raise
 
 
 @transaction.atomic

@@ -12,13 +12,13 @@ from django.utils.http import urlencode
 from . import selectors
 from .errors import ReportsError
 from .exports import report_csv_response
-from .models import ReportAccess
+from .models import Report
 
 PERMISSION = "reports.view_reports"
 NUMERIC = (int, float, Decimal)
 
 
-@admin.register(ReportAccess)
+@admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
     """Not a list of rows: the app's entry opens the reports index."""
 
@@ -40,7 +40,7 @@ class ReportAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("", view(self.index_view), name="reports_reportaccess_changelist"),
+            path("", view(self.index_view), name="reports_report_changelist"),
             path("<slug:name>/", view(self.report_view), name="reports_report"),
             path("<slug:name>/csv/", view(self.csv_view), name="reports_report_csv"),
         ]

@@ -1,7 +1,7 @@
 from django.db import models
 
 
-class ReportAccess(models.Model):
+class Report(models.Model):
     """No table: holds the `view_reports` permission that opens the reports to staff."""
 
     class Meta:

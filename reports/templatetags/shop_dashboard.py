@@ -81,6 +81,6 @@ def shop_dashboard(context):
             periods=selectors.dashboard_sales(today=today),
             sales_chart=charts.column_chart([(f"{day:%d %b}", total) for day, total in per_day]),
             top_chart=charts.bar_chart([(row["name"], row["revenue"]) for row in top]),
-            reports_url=reverse("admin:reports_reportaccess_changelist"),
+            reports_url=reverse("admin:reports_report_changelist"),
         )
     return data
