@@ -26,7 +26,7 @@ class StockItem(models.Model):
         ]
 
     def __str__(self):
-        return f"Stock of product {self.product_id}"
+        return f"Stock of {self.product}"
 
     @property
     def available(self) -> int:
@@ -97,7 +97,7 @@ class Reservation(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} x item {self.stock_item_id} for {self.reference} ({self.state})"
+        return f"{self.quantity} x {self.stock_item.product} for {self.reference} ({self.state})"
 
 
 class StockMovementQuerySet(models.QuerySet):
@@ -154,7 +154,7 @@ class StockMovement(models.Model):
 
     def __str__(self):
         deltas = f"{self.delta_on_hand:+d}/{self.delta_reserved:+d}"
-        return f"{self.kind} {deltas} item {self.stock_item_id}"
+        return f"{self.get_kind_display()} {deltas} · {self.stock_item.product}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -213,4 +213,4 @@ class StockAlert(models.Model):
         indexes = [models.Index(fields=["state", "-opened_at"], name="inventory_alert_state")]
 
     def __str__(self):
-        return f"{self.get_kind_display()} for item {self.stock_item_id} ({self.state})"
+        return f"{self.get_kind_display()}: {self.stock_item.product} ({self.state})"
