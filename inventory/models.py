@@ -150,6 +150,12 @@ class StockMovement(models.Model):
         ]
         indexes = [
             models.Index(fields=["stock_item", "-created_at"], name="inventory_mov_item_created"),
+            # Reports sum the ledger over a date range: an index-only scan, never the table.
+            models.Index(
+                fields=["created_at"],
+                include=["stock_item", "kind", "delta_on_hand", "delta_reserved"],
+                name="inventory_mov_created_cover",
+            ),
         ]
 
     def __str__(self):

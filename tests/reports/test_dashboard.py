@@ -64,7 +64,8 @@ def test_dashboard_shows_sales_what_waits_and_charts(manager, shop):
     today_row = re.search(r"<th scope=\"row\">Today</th>(.*?)</tr>", html, re.S).group(1)
     assert "60.00" in today_row and "<strong>2</strong>" in today_row and "30.00" in today_row
     assert "Orders paid, not shipped" in html
-    assert 'href="/admin/orders/order/?status__in=paid%2Cprocessing"><span class="dash-count">2' in html
+    to_ship = 'href="/admin/orders/order/?status__in=paid%2Cprocessing"><span class="dash-count">2'
+    assert to_ship in html
     assert "/admin/inventory/stockalert/?state__exact=open" in html
     assert "/admin/inventory/batch/?expires_on__gte=" in html
     assert html.count('class="chart-bar"') >= 30 + 1  # a bar per day, and the top product
@@ -107,19 +108,19 @@ def test_staff_without_reports_right_see_only_their_counts(user, db):
 
 def test_reports_pages_show_figures_and_download_csv(manager, shop):
     client = client_for(manager)
-    index = client.get("/admin/reports/reportaccess/")
+    index = client.get("/admin/reports/report/")
     assert index.status_code == 200
     for name in ("orders", "payments", "inventory"):
-        page = client.get(f"/admin/reports/reportaccess/{name}/", {"start": "2026-01-01"})
+        page = client.get(f"/admin/reports/report/{name}/", {"start": "2026-01-01"})
         assert page.status_code == 200
         assert "Download CSV" in page.content.decode()
-        download = client.get(f"/admin/reports/reportaccess/{name}/csv/")
+        download = client.get(f"/admin/reports/report/{name}/csv/")
         assert download.status_code == 200 and download["Content-Type"].startswith("text/csv")
-    bad = client.get("/admin/reports/reportaccess/orders/", {"start": "soon"})
+    bad = client.get("/admin/reports/report/orders/", {"start": "soon"})
     assert bad.status_code == 400 and "YYYY-MM-DD" in bad.content.decode()
 
 
 def test_reports_pages_refuse_staff_without_the_right(db):
     client = client_for(staff_with("orders.view_order"))
-    assert client.get("/admin/reports/reportaccess/orders/").status_code == 403
-    assert client.get("/admin/reports/reportaccess/orders/csv/").status_code == 403
+    assert client.get("/admin/reports/report/orders/").status_code == 403
+    assert client.get("/admin/reports/report/orders/csv/").status_code == 403
