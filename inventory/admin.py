@@ -7,14 +7,18 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from import_export.admin import ExportMixin, ImportExportMixin
+from import_export.formats.base_formats import CSV
 
 from catalog.admin import ProductAdmin
 from catalog.models import Product
+from catalog.resources import ProductResource
 
 from . import services
 from .errors import InventoryError
 from .forms import StockAdjustForm, StockReceiveForm
 from .models import Batch, Reservation, StockAlert, StockItem, StockMovement
+from .resources import StockCountResource, StockLevelResource, StockMovementResource
 
 
 class StockLevelFilter(admin.SimpleListFilter):
@@ -103,7 +107,7 @@ class ActiveReservationInline(ReadOnlyInline):
 
 
 @admin.register(StockItem)
-class StockItemAdmin(admin.ModelAdmin):
+class StockItemAdmin(ImportExportMixin, admin.ModelAdmin):
     list_display = (
         "product",
         "on_hand",
@@ -120,6 +124,17 @@ class StockItemAdmin(admin.ModelAdmin):
     inlines = (ActiveReservationInline, BatchInline, StockMovementInline)
     change_form_template = "inventory/admin/stockitem_change_form.html"
     actions = ("evaluate_alerts",)
+    import_formats = export_formats = (CSV,)
+
+    def get_import_resource_classes(self, request):
+        return [StockCountResource]
+
+    def get_export_resource_classes(self, request):
+        return [StockLevelResource]
+
+    def has_import_permission(self, request):
+        """A stock count adjusts stock: it needs the right to adjust it."""
+        return request.user.has_perm("inventory.adjust_stock")
 
     def get_inlines(self, request, obj=None):
         return self.inlines if obj is not None else ()
@@ -255,8 +270,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdmin):
+class StockMovementAdmin(ExportMixin, ReadOnlyAdmin):
     """The ledger: nobody adds, changes or deletes rows here."""
+
+    resource_classes = (StockMovementResource,)
+    export_formats = (CSV,)
 
     list_display = ("created_at", "product", "kind", "change", "reference", "note", "actor")
     list_filter = ("kind", "created_at")
@@ -320,7 +338,7 @@ admin.site.unregister(Product)
 
 
 @admin.register(Product)
-class ProductStockAdmin(ProductAdmin):
+class ProductStockAdmin(ImportExportMixin, ProductAdmin):
     list_display = (
         *(c for c in ProductAdmin.list_display if c != "created_at"),
         "stock_level",
@@ -328,6 +346,12 @@ class ProductStockAdmin(ProductAdmin):
     list_filter = (ProductStockLevelFilter, *ProductAdmin.list_filter)
     list_select_related = (*ProductAdmin.list_select_related, "stock")
     readonly_fields = (*ProductAdmin.readonly_fields, "stock_level")
+    resource_classes = (ProductResource,)
+    import_formats = export_formats = (CSV,)
+
+    def has_import_permission(self, request):
+        """An import adds new SKUs and changes existing ones."""
+        return request.user.has_perms(["catalog.add_product", "catalog.change_product"])
 
     @admin.display(description="Stock")
     def stock_level(self, product):

@@ -14,10 +14,13 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV
 
 from . import services
 from .errors import InvalidTransition
 from .models import Cart, CartItem, Order, OrderEvent, OrderLine, OrderStatus
+from .resources import OrderResource
 
 S = OrderStatus
 TRANSITION_PERMISSION = "orders.transition_order"
@@ -121,7 +124,7 @@ def _transition_action(step: DeskStep):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ExportMixin, admin.ModelAdmin):
     list_display = ("number", "email", "status", "total_with_currency", "placed_at", "paid_at")
     list_filter = ("status", "placed_at")
     search_fields = ("number", "email")
@@ -151,6 +154,8 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     change_form_template = "orders/admin/order_change_form.html"
     actions = tuple(_transition_action(step) for step in DESK_STEPS)
+    resource_classes = (OrderResource,)
+    export_formats = (CSV,)
 
     # Inlines, buttons and pages that apps above orders add (see `extend`).
     extensions: list = []
