@@ -125,7 +125,7 @@ def test_stock_count_with_bad_rows_shows_the_errors_and_writes_nothing(manager):
     product = stocked_product(on_hand=10)
     client = client_for(manager)
 
-    page, html, hidden = import_csv(
+    _page, html, _hidden = import_csv(
         client,
         "/admin/inventory/stockitem/",
         f"sku,counted\n{product.sku},8\nNO-SUCH-SKU,3\n{product.sku},-1\n",
@@ -140,7 +140,7 @@ def test_stock_count_with_bad_rows_shows_the_errors_and_writes_nothing(manager):
 def test_stock_count_below_what_is_reserved_is_a_row_error(manager, user):
     product = stocked_product(on_hand=5)
     place_order(user, {product: 4})
-    page, html, hidden = import_csv(
+    _page, html, _hidden = import_csv(
         client_for(manager), "/admin/inventory/stockitem/", f"sku,counted\n{product.sku},2\n"
     )
     assert "Confirm import" not in html
@@ -154,10 +154,10 @@ def test_product_import_previews_then_creates_products_with_stock(manager):
     text = (
         "sku,name,slug,description,category,price,active\n"
         "IMP-1,Imported dripper,,Ceramic,brewing,19.90,1\n"
-        "OLD-1,New name,%s,,brewing,5.00,1\n" % existing.slug
+        f"OLD-1,New name,{existing.slug},,brewing,5.00,1\n"
     )
 
-    page, html, hidden = import_csv(client, "/admin/catalog/product/", text)
+    _page, html, hidden = import_csv(client, "/admin/catalog/product/", text)
     assert "Confirm import" in html
     assert not Product.objects.filter(sku="IMP-1").exists()
 
@@ -174,7 +174,7 @@ def test_product_import_previews_then_creates_products_with_stock(manager):
 
 
 def test_product_import_shows_row_errors_first(manager):
-    page, html, hidden = import_csv(
+    _page, html, _hidden = import_csv(
         client_for(manager),
         "/admin/catalog/product/",
         "sku,name,slug,description,category,price,active\nBAD-1,Bad,,,,-5,1\n",
