@@ -14,6 +14,10 @@ class Bar:
     value: Decimal
     tick: bool  # whether to print the label under the bar
 
+    @property
+    def middle(self) -> float:
+        return round(self.x + self.width / 2, 1)
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -29,15 +33,16 @@ def column_chart(
 ) -> Chart:
     """Vertical bars, one per point, scaled to the largest value; every nth label shown."""
     chart_height = height - 20  # room for the labels under the bars
+    margin = 24  # so the first and last labels, centred under their bars, fit
     maximum = max((value for _, value in points), default=Decimal(0)) or Decimal(1)
-    slot = width / max(len(points), 1)
+    slot = (width - 2 * margin) / max(len(points), 1)
     every = max(len(points) // ticks, 1)
     bars = []
     for index, (label, value) in enumerate(points):
         bar_height = float(value / maximum) * (chart_height - 4)
         bars.append(
             Bar(
-                x=round(index * slot + slot * 0.1, 1),
+                x=round(margin + index * slot + slot * 0.1, 1),
                 y=round(chart_height - bar_height, 1),
                 width=round(slot * 0.8, 1),
                 height=round(bar_height, 1),
