@@ -46,26 +46,33 @@ class ReportView(APIView):
         return Response(report.as_dict())
 
 
+def _view(name: str, summary: str, parameters, *, as_csv: bool):
+    """Return the view class of one report (JSON or CSV), documented for the schema."""
+    ok = (
+        {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, "The report as CSV")}
+        if as_csv
+        else {200: OpenApiResponse(REPORT_SCHEMA, "The report")}
+    )
+
+    @extend_schema(
+        operation_id=f"reports_{name}{'_csv' if as_csv else ''}",
+        summary=f"{summary} (CSV download)" if as_csv else summary,
+        parameters=parameters,
+        responses={**ok, 400: OpenApiResponse(ERROR, "invalid_date_range")},
+    )
+    def get(self, request):
+        return ReportView.get(self, request)
+
+    suffix = "CsvView" if as_csv else "View"
+    attrs = {"report_name": name, "as_csv": as_csv, "get": get}
+    return type(f"{name.title()}Report{suffix}", (ReportView,), attrs)
+
+
 def _views(name: str, summary: str, parameters):
-    json_view = extend_schema(
-        operation_id=f"reports_{name}",
-        summary=summary,
-        parameters=parameters,
-        responses={
-            200: OpenApiResponse(REPORT_SCHEMA, "The report"),
-            400: OpenApiResponse(ERROR, "invalid_date_range"),
-        },
-    )(type(f"{name.title()}ReportView", (ReportView,), {"report_name": name}))
-    csv_view = extend_schema(
-        operation_id=f"reports_{name}_csv",
-        summary=f"{summary} (CSV download)",
-        parameters=parameters,
-        responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, "The report as CSV"),
-            400: OpenApiResponse(ERROR, "invalid_date_range"),
-        },
-    )(type(f"{name.title()}ReportCsvView", (ReportView,), {"report_name": name, "as_csv": True}))
-    return json_view, csv_view
+    return (
+        _view(name, summary, parameters, as_csv=False),
+        _view(name, summary, parameters, as_csv=True),
+    )
 
 
 OrderReportView, OrderReportCsvView = _views(
