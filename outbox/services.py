@@ -12,6 +12,7 @@ Outside a transaction the row is committed and published immediately.
 import logging
 from datetime import timedelta
 from functools import partial
+from importlib import import_module
 
 from celery import current_app
 from django.conf import settings
@@ -54,8 +55,11 @@ def _task(name: str):
     app = current_app
     try:
         return app.tasks[name]
-    except KeyError:  # tasks modules load lazily; make sure every app's tasks are registered
-        app.loader.import_default_modules()
+    except KeyError:
+        # Tasks modules load lazily; import the one that defines it ("app.tasks.func").
+        # (Not app.loader.import_default_modules(): its Django fixup re-runs django.setup(),
+        # which reconfigures logging in the middle of a request.)
+        import_module(name.rpartition(".")[0])
         return app.tasks[name]
 
 
