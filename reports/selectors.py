@@ -195,6 +195,21 @@ def _top_lines(queryset, fields: tuple = (), limit: int = TOP_LIMIT, **expressio
     )
 
 
+def _rank(groups: list[dict], keys: tuple[str, ...], limit: int) -> list[dict]:
+    """Sum grouped line figures by `keys`; return the best sellers by revenue."""
+    totals: dict[tuple, dict] = {}
+    for row in groups:
+        key = tuple(row[k] for k in keys)
+        total = totals.setdefault(
+            key, {**dict(zip(keys, key, strict=True)), "units": 0, "orders": 0, "revenue": ZERO}
+        )
+        total["units"] += row["units"]
+        total["orders"] += row["orders"]
+        total["revenue"] += row["revenue"]
+    ranked = sorted(totals.values(), key=lambda t: (-t["revenue"], *(str(t[k]) for k in keys)))
+    return ranked[:limit]
+
+
 def order_report(*, date_range: DateRange, limit: int = TOP_LIMIT) -> Report:
     """Orders per day and status, AOV, cancellation and expiry rates, top products/categories."""
     orders = Order.objects.filter(placed_at__gte=date_range.since, placed_at__lt=date_range.until)
@@ -218,10 +233,14 @@ def order_report(*, date_range: DateRange, limit: int = TOP_LIMIT) -> Report:
         order__placed_at__lt=date_range.until,
         order__status__in=SOLD_STATUSES,
     )
-    top_products = _top_lines(lines, ("sku", "name"), limit)
-    top_categories = _top_lines(
-        lines, limit=limit, category=Coalesce(F("product__category__name"), Value("(none)"))
+    # One pass over the lines, grouped by product and category; ranked both ways below.
+    groups = list(
+        lines.values(
+            "sku", "name", category=Coalesce(F("product__category__name"), Value("(none)"))
+        ).annotate(units=Sum("quantity"), revenue=Sum("line_total"), orders=Count("order_id"))
     )
+    top_products = _rank(groups, ("sku", "name"), limit)
+    top_categories = _rank(groups, ("category",), limit)
     return Report(
         name="orders",
         title="Orders",
@@ -467,18 +486,7 @@ def inventory_report(
     for row in short:
         row["state"] = "out of stock" if row["available_units"] <= 0 else "low"
 
-    in_range = Q(created_at__gte=date_range.since, created_at__lt=date_range.until)
-    movements = list(
-        StockMovement.objects.filter(in_range)
-        .values("kind")
-        .annotate(
-            movements=Count("kind"),
-            on_hand=Sum("delta_on_hand"),
-            reserved=Sum("delta_reserved"),
-        )
-        .order_by("kind")
-    )
-    turnover = _turnover(date_range)
+    movements, turnover = _ledger_figures(date_range)
     batches = list(
         Batch.objects.filter(
             expires_on__gte=today, expires_on__lte=today + timedelta(days=expiring_days)
@@ -562,51 +570,69 @@ def inventory_report(
     )
 
 
-def _turnover(date_range: DateRange, limit: int = TOP_LIMIT * 2) -> list[dict]:
-    """Units sold per product in the range against its average stock over the range.
+def _ledger_figures(date_range: DateRange, limit: int = TOP_LIMIT * 2):
+    """Return (movements by kind, turnover per product) from one pass over the ledger.
 
-    The stock at the start and at the end of the range is worked back from today's count
-    and the ledger rows written since then. The ledger is summed per stock item alone (an
-    index-only scan), and only the best sellers are joined to their products.
+    The ledger rows since the range's start are summed per stock item and kind (an
+    index-only scan of the covering index). Turnover is the units sold in the range against
+    the average stock over it; the stock at the start and at the end of the range is worked
+    back from today's count and the rows written since. Only the best sellers are joined to
+    their products.
     """
-    sold = Q(kind=StockMovement.Kind.COMMIT, created_at__lt=date_range.until)
-    rows = list(
+    before_end = Q(created_at__lt=date_range.until)
+    rows = (
         StockMovement.objects.filter(created_at__gte=date_range.since)
-        .values("stock_item_id")
+        .values("stock_item_id", "kind")
         .annotate(
-            units_sold=Coalesce(-Sum("delta_on_hand", filter=sold), 0),
+            movements=Count("kind", filter=before_end),
+            on_hand=Coalesce(Sum("delta_on_hand", filter=before_end), 0),
+            reserved=Coalesce(Sum("delta_reserved", filter=before_end), 0),
             since_start=Sum("delta_on_hand"),
-            since_end=Coalesce(Sum("delta_on_hand", filter=Q(created_at__gte=date_range.until)), 0),
         )
-        .filter(units_sold__gt=0)
-        .order_by("-units_sold", "stock_item_id")[:limit]
+        .order_by()
     )
+    by_kind: dict[str, dict] = {}
+    per_item: dict[int, dict] = {}
+    for row in rows:
+        kind = by_kind.setdefault(
+            row["kind"], {"kind": row["kind"], "movements": 0, "on_hand": 0, "reserved": 0}
+        )
+        for name in ("movements", "on_hand", "reserved"):
+            kind[name] += row[name]
+        item = per_item.setdefault(row["stock_item_id"], {"sold": 0, "start": 0, "end": 0})
+        item["start"] += row["since_start"]
+        item["end"] += row["since_start"] - row["on_hand"]
+        if row["kind"] == StockMovement.Kind.COMMIT:
+            item["sold"] -= row["on_hand"]
+    movements = [by_kind[k] for k in sorted(by_kind) if by_kind[k]["movements"]]
+    best = sorted(
+        ((pk, f) for pk, f in per_item.items() if f["sold"] > 0),
+        key=lambda pair: (-pair[1]["sold"], pair[0]),
+    )[:limit]
     items = {
         item["pk"]: item
-        for item in StockItem.objects.filter(pk__in=[r["stock_item_id"] for r in rows]).values(
+        for item in StockItem.objects.filter(pk__in=[pk for pk, _ in best]).values(
             "pk", "on_hand", sku=F("product__sku"), name=F("product__name")
         )
     }
-    result = []
-    for row in rows:
-        item = items[row["stock_item_id"]]
-        at_end = item["on_hand"] - row["since_end"]
-        at_start = item["on_hand"] - row["since_start"]
-        average = Decimal(at_start + at_end) / 2
-        result.append(
+    turnover = []
+    for pk, figures in best:
+        item = items[pk]
+        average = Decimal(2 * item["on_hand"] - figures["start"] - figures["end"]) / 2
+        turnover.append(
             {
                 "sku": item["sku"],
                 "name": item["name"],
-                "units_sold": row["units_sold"],
+                "units_sold": figures["sold"],
                 "average_on_hand": average.quantize(Decimal("0.1")),
                 "turnover": (
-                    (Decimal(row["units_sold"]) / average).quantize(Decimal("0.01"))
+                    (Decimal(figures["sold"]) / average).quantize(Decimal("0.01"))
                     if average > 0
                     else None
                 ),
             }
         )
-    return result
+    return movements, turnover
 
 
 # ------------------------------------------------------------------------------
