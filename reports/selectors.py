@@ -108,6 +108,8 @@ def date_range_parse(*, start: str | None, end: str | None, today: date | None =
     )
     if start_day > end_day:
         raise InvalidDateRange("start must not be after end.")
+    if end_day >= date.max - timedelta(days=1) or start_day <= date.min + timedelta(days=1):
+        raise InvalidDateRange("Enter a date between the years 1 and 9999.")
     if (end_day - start_day).days + 1 > MAX_RANGE_DAYS:
         raise InvalidDateRange(f"A report covers at most {MAX_RANGE_DAYS} days.")
     return DateRange(start=start_day, end=end_day)

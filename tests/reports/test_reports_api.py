@@ -158,6 +158,8 @@ def test_date_range_limits_what_is_counted(viewer, shop):
         {"start": "2026-02-30"},
         {"start": "2026-03-02", "end": "2026-03-01"},
         {"start": "2020-01-01", "end": "2026-01-01"},
+        {"start": "9999-12-31", "end": "9999-12-31"},
+        {"start": "0001-01-01", "end": "0001-01-01"},
     ],
 )
 def test_bad_date_range_is_a_400_with_a_code(viewer, report, params):
