@@ -87,8 +87,22 @@ def refundable_payments(order: Order):
     return [p for p in selectors.payment_list_for_order(order=order) if p.refundable > 0]
 
 
+# Orders whose goods left the warehouse, so a refund may put them back (the refund service
+# checks it again and refuses otherwise).
+RESTOCKABLE_ORDER_STATUSES = frozenset(
+    {
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.PARTIALLY_REFUNDED,
+        OrderStatus.REFUNDED,
+    }
+)
+# Orders whose status follows their refunds.
+REFUND_TRACKING_ORDER_STATUSES = frozenset({OrderStatus.DELIVERED, OrderStatus.PARTIALLY_REFUNDED})
+
+
 def _restockable(order: Order) -> bool:
-    return order.status in services.RESTOCKABLE_ORDER_STATUSES
+    return order.status in RESTOCKABLE_ORDER_STATUSES
 
 
 def _left_to_restock(order: Order) -> dict[int, int]:
@@ -164,7 +178,7 @@ class RefundForm(forms.Form):
         order = self.order
         after = payment.refundable - amount
         new_status = None
-        if order.status in services.REFUND_TRACKING_ORDER_STATUSES:
+        if order.status in REFUND_TRACKING_ORDER_STATUSES:
             left = selectors.order_refundable_total(order=order) - amount
             new_status = (
                 OrderStatus.PARTIALLY_REFUNDED if left > 0 else OrderStatus.REFUNDED
@@ -246,11 +260,11 @@ class PaymentsDesk:
                 except PaymentsError as exc:
                     form.add_error(None, str(exc))
                 else:
-                    pending = refund.status == RefundStatus.PENDING
+                    done = refund.status == RefundStatus.SUCCEEDED
                     model_admin.message_user(
                         request,
                         f"Refund of {refund.amount} {data['payment_obj'].currency} on order "
-                        f"{order.number} {'requested' if pending else 'made'}.",
+                        f"{order.number} {'made' if done else 'requested'}.",
                         messages.SUCCESS,
                     )
                     return redirect(change_url)

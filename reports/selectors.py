@@ -745,6 +745,9 @@ def top_products(*, date_range: DateRange, limit: int = 5) -> list[dict]:
 
 
 STUCK_PAYMENT_AFTER = timedelta(minutes=15)
+# A payment whose gateway call has not come back: `processing` once payments move money in
+# phases, `pending` before that.
+STUCK_PAYMENT_STATUS = getattr(PaymentStatus, "PROCESSING", PaymentStatus.PENDING)
 
 
 def attention_counts(*, include: Iterable[str], now: datetime | None = None) -> dict[str, int]:
@@ -757,7 +760,7 @@ def attention_counts(*, include: Iterable[str], now: datetime | None = None) -> 
         ).count(),
         "payments_in_review": lambda: Payment.objects.filter(status=PaymentStatus.REVIEW).count(),
         "payments_stuck": lambda: Payment.objects.filter(
-            status=PaymentStatus.PENDING, created_at__lt=now - STUCK_PAYMENT_AFTER
+            status=STUCK_PAYMENT_STATUS, created_at__lt=now - STUCK_PAYMENT_AFTER
         ).count(),
         "stock_alerts_open": lambda: StockAlert.objects.filter(state=StockAlert.State.OPEN).count(),
         "batches_expiring": lambda: Batch.objects.filter(

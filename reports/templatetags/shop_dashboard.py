@@ -31,7 +31,7 @@ ATTENTION = {
         "payments.view_payment",
         "admin:payments_payment_changelist",
         lambda today, now: {
-            "status__exact": "pending",
+            "status__exact": selectors.STUCK_PAYMENT_STATUS,
             "created_at__lt": (now - selectors.STUCK_PAYMENT_AFTER).isoformat(),
         },
     ),
