@@ -10,7 +10,7 @@ from accounts.openapi import api_errors
 from accounts.permissions import require_perms
 
 from . import selectors, services
-from .errors import InsufficientStock, InvalidQuantity
+from .errors import InsufficientStock, InvalidQuantity, StockItemExists
 from .filters import StockAlertFilter, StockItemFilter, StockMovementFilter
 from .serializers import (
     StockAdjustSerializer,
@@ -51,7 +51,7 @@ class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         request=StockItemCreateSerializer,
         responses={
             201: StockItemSerializer,
-            409: OpenApiResponse(ERROR, "stock_item_exists: the product already has one"),
+            **api_errors(StockItemExists),
         },
     )
     def create(self, request):

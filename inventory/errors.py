@@ -19,6 +19,7 @@ class InvalidQuantity(InventoryError):
 class StockItemExists(InventoryError):
     code = "stock_item_exists"
     http_status = 409
+    default_message = "This product already has its stock item."
 
     def __init__(self, message="This product already has its stock item."):
         super().__init__(message)

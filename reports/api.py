@@ -6,12 +6,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.openapi import api_errors
 from accounts.permissions import require_perms
 
 from . import selectors
+from .errors import InvalidDateRange
 from .exports import report_csv_response
 
-ERROR = {"$ref": "#/components/schemas/Error"}
 RANGE_PARAMETERS = [
     OpenApiParameter(
         "start", OpenApiTypes.DATE, description="First day (default: 29 days before end)"
@@ -58,7 +59,7 @@ def _view(name: str, summary: str, parameters, *, as_csv: bool):
         operation_id=f"reports_{name}{'_csv' if as_csv else ''}",
         summary=f"{summary} (CSV download)" if as_csv else summary,
         parameters=parameters,
-        responses={**ok, 400: OpenApiResponse(ERROR, "invalid_date_range")},
+        responses={**ok, **api_errors(InvalidDateRange)},
     )
     def get(self, request):
         return ReportView.get(self, request)

@@ -8,3 +8,4 @@ class ReportsError(Exception):
 
 class InvalidDateRange(ReportsError):
     code = "invalid_date_range"
+    default_message = "The dates asked for are not a valid range (YYYY-MM-DD, at most 366 days)."
