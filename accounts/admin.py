@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.contrib.auth.forms import UserCreationForm as BaseUserCreationForm
+from django.utils import timezone
 
 from . import services
 from .client import client_from_request
@@ -206,24 +207,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Session)
 class SessionAdmin(ReadOnlyAdmin):
-    list_display = (
-        "user",
-        "kind",
-        "device_name",
-        "platform",
-        "ip_address",
-        "created_at",
-        "last_seen_at",
-        "expires_at",
-        "revoked_at",
-        "revoke_reason",
-    )
+    list_display = ("user", "device", "ip_address", "created_at", "last_seen_at", "state")
     list_filter = (ActiveFilter, "kind", "revoke_reason", "created_at")
     search_fields = ("user__email", "device_name", "ip_address")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     actions = ("revoke",)
     readonly_fields = [f.name for f in Session._meta.fields]
+
+    @admin.display(description="Device", ordering="device_name")
+    def device(self, session):
+        parts = (session.device_name, session.platform)
+        return " · ".join(p for p in parts if p) or session.get_kind_display()
+
+    @admin.display(description="State", ordering="revoked_at")
+    def state(self, session):
+        """Active until; or revoked (with why); or expired."""
+        if session.revoked_at:
+            return f"revoked {session.revoked_at:%Y-%m-%d %H:%M} ({session.revoke_reason})"
+        if session.expires_at <= timezone.now():
+            return "expired"
+        return f"active until {session.expires_at:%Y-%m-%d}"
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.revoke_session")
@@ -243,7 +247,7 @@ class SessionAdmin(ReadOnlyAdmin):
 class AuthEventAdmin(ReadOnlyAdmin):
     """The audit log: read-only."""
 
-    list_display = ("at", "kind", "email", "user", "ip_address", "session")
+    list_display = ("at", "kind", "email", "ip_address", "session")
     list_filter = ("kind", "at")
     search_fields = ("email", "user__email", "ip_address")
     list_select_related = ("user", "session")

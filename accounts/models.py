@@ -146,7 +146,7 @@ class Session(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.user_id} · {self.device_name or self.kind} · {self.pk}"
+        return f"{self.device_name or self.get_kind_display()} · {str(self.pk)[:8]}"
 
     def is_active(self, now=None) -> bool:
         now = now or timezone.now()

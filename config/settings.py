@@ -71,18 +71,21 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "import_export",
     "corsheaders",
     "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
+    # Ours, lowest first:
+    # reports -> payments -> orders -> inventory -> catalog -> accounts -> outbox.
     "outbox",
     "accounts",
     "catalog",
     "inventory",
     "orders",
     "payments",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -372,6 +375,11 @@ CELERY_BEAT_SCHEDULE = {
 # Shop rules (inventory, orders, payments)
 # ------------------------------------------------------------------------------
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
+# CSV import/export in the admin: exporting needs the model's view permission, importing its
+# add permission (admins that import more ask for more); an import is one transaction.
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
 # Product lists count matches exactly up to this many, then report the count as capped.
 CATALOG_COUNT_LIMIT = env.int("CATALOG_COUNT_LIMIT", default=1000)
 RESERVATION_MINUTES = env.int("RESERVATION_MINUTES", default=15)

@@ -47,7 +47,7 @@ class CartItem(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} x product {self.product_id}"
+        return f"{self.quantity} x {self.product}"
 
 
 class OrderStatus(models.TextChoices):
@@ -183,7 +183,7 @@ class OrderEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
+        return f"{self.order.number}: {self.from_status or '-'} -> {self.to_status}"
 
 
 class IdempotencyRecord(models.Model):

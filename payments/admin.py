@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
@@ -57,18 +59,7 @@ class FraudCheckInline(ReadOnlyInline):
 class PaymentAdmin(admin.ModelAdmin):
     """Payments are written by the shop; staff review flagged ones and refund from here."""
 
-    list_display = (
-        "id",
-        "order",
-        "status",
-        "amount",
-        "refunded_amount",
-        "currency",
-        "gateway",
-        "risk_score",
-        "review_reason",
-        "created_at",
-    )
+    list_display = ("id", "order", "status", "money", "gateway", "risk_score", "created_at")
     list_filter = ("status", "gateway", "created_at")
     search_fields = ("order__number", "gateway_reference", "order__email")
     list_select_related = ("order",)
@@ -85,6 +76,11 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Amount", ordering="amount")
+    def money(self, payment):
+        refunded = f" ({payment.refunded_amount} back)" if payment.refunded_amount else ""
+        return f"{payment.amount} {payment.currency}{refunded}"
 
     def _each(self, request, queryset, service, done: str):
         ok = 0
@@ -144,7 +140,7 @@ class PaymentAdmin(admin.ModelAdmin):
 class FraudCheckAdmin(ReadOnlyAdmin):
     list_display = ("payment", "score", "decision", "reviewed_by", "created_at")
     list_filter = ("decision",)
-    list_select_related = ("payment", "reviewed_by")
+    list_select_related = ("payment__order", "reviewed_by")
     readonly_fields = (
         "payment",
         "score",
@@ -204,9 +200,14 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def short_error(self, obj):
         return obj.error[:80]
 
-    @admin.display(description="Raw body")
+    @admin.display(description="Body")
     def body(self, obj):
-        return format_html("<pre>{}</pre>", obj.raw_body)
+        """The body as received, indented when it is JSON."""
+        try:
+            text = json.dumps(json.loads(obj.raw_body), indent=2, sort_keys=True)
+        except ValueError:
+            text = obj.raw_body
+        return format_html('<pre class="webhook-body">{}</pre>', text)
 
     def has_review_payment_permission(self, request):
         return request.user.has_perm("payments.review_payment")
@@ -225,3 +226,6 @@ class WebhookEventAdmin(ReadOnlyAdmin):
             f"{counts['failed']} failed.",
             level,
         )
+
+
+from . import admin_desk  # noqa: E402,F401  (the order desk's payments and refunds)

@@ -131,7 +131,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self):
-        return f"Payment {self.pk} ({self.status}) of order {self.order_id}"
+        return f"Payment {self.pk} of order {self.order.number} ({self.get_status_display()})"
 
     @property
     def refundable(self) -> Decimal:
@@ -199,7 +199,8 @@ class Refund(models.Model):
         ]
 
     def __str__(self):
-        return f"Refund {self.pk} of {self.amount} on payment {self.payment_id}"
+        payment = self.payment
+        return f"Refund {self.pk}: {self.amount} {payment.currency} of order {payment.order.number}"
 
 
 class WebhookEvent(models.Model):
@@ -291,7 +292,8 @@ class FraudCheck(models.Model):
         ]
 
     def __str__(self):
-        return f"Fraud check of payment {self.payment_id}: {self.score} ({self.decision})"
+        decision = self.get_decision_display()
+        return f"Fraud check of payment {self.payment_id}: {self.score} ({decision})"
 
 
 class DummyProviderRecord(models.Model):
