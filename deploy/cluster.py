@@ -158,7 +158,7 @@ class Cluster:
                 "METRICS_ENABLED": "true",
                 "PROMETHEUS_MULTIPROC_DIR": str(self.root / "prometheus"),
                 "DUMMY_GATEWAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "DUMMY_GATEWAY_SETTLE_DELAY_SECONDS": "1",
+                "DUMMY_GATEWAY_SETTLE_DELAY_SECONDS": "3",
                 # Fast schedule so the fault tests see the beat's effects in seconds.
                 "RESERVATION_RELEASE_SECONDS": "3",
                 "BEAT_HEARTBEAT_SECONDS": "2",

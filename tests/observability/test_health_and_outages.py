@@ -93,3 +93,27 @@ def test_other_errors_under_the_api_stay_500_in_the_error_shape():
         response = client.get("/api/v1/products/")
     assert response.status_code == 500
     assert response.json() == {"detail": "Server error.", "code": "server_error"}
+
+
+def test_a_lost_redis_answers_503_where_a_request_needs_it():
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    client = Client(raise_request_exception=False)
+    with mock.patch(
+        "catalog.api.ProductViewSet.get_queryset", side_effect=RedisConnectionError("refused")
+    ):
+        response = client.get("/api/v1/products/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+
+
+def test_throttles_let_requests_through_while_the_cache_is_down(client, settings):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    with mock.patch(
+        "rest_framework.throttling.SimpleRateThrottle.cache", new_callable=mock.MagicMock
+    ) as cache:
+        cache.get.side_effect = RedisConnectionError("refused")
+        response = client.get("/api/v1/products/")
+    assert response.status_code == 200
+    assert cache.get.called  # the throttle tried, failed, and let the request through
