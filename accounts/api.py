@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .client import Client, client_from_request
 from .errors import SessionNotFound
 from .serializers import (
     DetailSerializer,
@@ -26,8 +27,8 @@ from .serializers import (
 )
 
 
-def _client(request) -> services.Client:
-    return services.Client.from_request(request)
+def _client(request) -> Client:
+    return client_from_request(request)
 
 
 def _current_session_id(request) -> str | None:

@@ -27,13 +27,13 @@ class ProductAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ("activate", "deactivate")
 
-    @admin.action(description="Activate selected products")
+    @admin.action(description="Activate selected products", permissions=("change",))
     def activate(self, request, queryset):
         ids = queryset.values_list("pk", flat=True)
         updated = services.products_set_active(product_ids=ids, active=True)
         self.message_user(request, f"{updated} product(s) activated.")
 
-    @admin.action(description="Deactivate selected products")
+    @admin.action(description="Deactivate selected products", permissions=("change",))
     def deactivate(self, request, queryset):
         ids = queryset.values_list("pk", flat=True)
         updated = services.products_set_active(product_ids=ids, active=False)

@@ -1,7 +1,9 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import permissions, routers, viewsets
+from rest_framework import routers, viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+
+from accounts.permissions import require_perms_by_method
 
 from . import selectors, services
 from .filters import ProductFilter
@@ -9,22 +11,23 @@ from .pagination import ProductPagination
 from .serializers import CategorySerializer, ProductDetailSerializer, ProductSerializer
 
 
-class IsStaffOrReadOnly(permissions.BasePermission):
-    def has_permission(self, request, view):
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
-def _is_staff(request) -> bool:
-    return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+def _writes(model: str) -> type:
+    """Anyone reads; writing needs catalog.add_/change_/delete_<model>."""
+    return require_perms_by_method(
+        {
+            "POST": [f"catalog.add_{model}"],
+            "PATCH": [f"catalog.change_{model}"],
+            "DELETE": [f"catalog.delete_{model}"],
+        },
+        safe_allowed=True,
+    )
 
 
 class CategoryViewSet(viewsets.ModelViewSet):
     """Categories as a flat, tree-friendly list; staff write."""
 
     serializer_class = CategorySerializer
-    permission_classes = (IsStaffOrReadOnly,)
+    permission_classes = (_writes("category"),)
     lookup_field = "slug"
     filter_backends = ()
     pagination_class = None
@@ -51,9 +54,9 @@ class CategoryViewSet(viewsets.ModelViewSet):
     )
 )
 class ProductViewSet(viewsets.ModelViewSet):
-    """Products: anyone reads active ones, staff read all and write."""
+    """Products: anyone reads active ones; staff with catalog.view_product read all."""
 
-    permission_classes = (IsStaffOrReadOnly,)
+    permission_classes = (_writes("product"),)
     lookup_field = "slug"
     filter_backends = (DjangoFilterBackend,)
     filterset_class = ProductFilter
@@ -62,7 +65,7 @@ class ProductViewSet(viewsets.ModelViewSet):
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
 
     def get_queryset(self):
-        return selectors.product_list(include_inactive=_is_staff(self.request))
+        return selectors.product_list(include_inactive=selectors.sees_inactive(self.request.user))
 
     def get_serializer_class(self):
         return ProductSerializer if self.action == "list" else ProductDetailSerializer

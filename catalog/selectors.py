@@ -19,6 +19,13 @@ def category_descendant_ids(*, category: Category) -> list[int]:
     return found
 
 
+def sees_inactive(user) -> bool:
+    """Staff with catalog.view_product see inactive products too; everyone else does not."""
+    return bool(
+        user and user.is_authenticated and user.is_staff and user.has_perm("catalog.view_product")
+    )
+
+
 def category_list() -> QuerySet[Category]:
     return Category.objects.order_by("position", "name", "id")
 

@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.text import slugify
 
+from outbox.services import task_enqueue
+
 from .errors import CategoryInUse, ProductInUse
 from .models import Category, Product
 from .selectors import category_descendant_ids
@@ -35,10 +37,7 @@ def _save(instance, fields: dict):
 
 
 def _queue_thumbnail(product: Product) -> None:
-    from .tasks import product_thumbnail_make  # tasks import services; import here, not at top
-
-    product_id = product.pk
-    transaction.on_commit(lambda: product_thumbnail_make.delay(product_id))
+    task_enqueue("catalog.tasks.product_thumbnail_make", product.pk)
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from config.logging import configure_structlog, logging_config
 
@@ -24,6 +25,19 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # ------------------------------------------------------------------------------
 DJANGO_ENV = env("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
+
+# The zero-set-up fallbacks (SQLite, a per-process cache, eager Celery) are wrong with more
+# than one process: revocations, lockouts and throttles would live in one worker only.
+# Production names what it lacks and stops instead of quietly falling back.
+REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+if PRODUCTION:
+    _missing = [name for name in REQUIRED_IN_PRODUCTION if not env(name, default="")]
+    if _missing:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs "
+            + ", ".join(_missing)
+            + " (no SQLite, local-memory cache or eager Celery fallback in production)."
+        )
 
 if PRODUCTION:
     SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing secret fails at start
@@ -39,6 +53,10 @@ ALLOWED_HOSTS = env.list(
     default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"],
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Proxies in front of the app whose X-Forwarded-For hops are believed (accounts.client):
+# a count of proxies, or their networks. Neither: REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SHOP_NAME = env("SHOP_NAME", default="Django Shop")
 
@@ -54,7 +72,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts.
+    # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
+    "outbox",
     "accounts",
     "catalog",
     "inventory",
@@ -214,7 +233,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    # DRF's throttles, letting requests through while Redis is unreachable (config/throttling).
+    # Keyed on the client address (accounts.throttling), letting requests through while Redis
+    # is unreachable (config/throttling).
     "DEFAULT_THROTTLE_CLASSES": [
         "config.throttling.AnonRateThrottle",
         "config.throttling.UserRateThrottle",
@@ -261,14 +281,6 @@ CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ACKS_LATE = True
-# A worker process killed mid-task (OOM, SIGKILL) puts the message back for another worker
-# instead of acknowledging it: every task is safe to run twice.
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# A message taken by a worker that died with it (the whole machine gone) is handed out again
-# after this many seconds (Redis broker). Keep it above the longest task's run time.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Nothing reads task results: without this every queued task subscribes the web process to
 # its result in Redis, and a Redis restart leaves that subscriber broken until a restart.
@@ -278,7 +290,30 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker killed mid-task gives the task back to the broker (tasks are safe to run twice).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Publishing after commit happens inside the request: a slow or absent broker must cost at
+# most these seconds, after which the task waits in the outbox for the sweep.
+OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = OUTBOX_PUBLISH_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": OUTBOX_PUBLISH_TIMEOUT,
+    "socket_timeout": OUTBOX_PUBLISH_TIMEOUT,
+    "max_retries": 0,
+    # A message taken by a worker that died with it (the whole machine gone) is handed out
+    # again after this many seconds (Redis broker). Keep it above the longest task's run
+    # time and the longest countdown.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
+# The sweep leaves messages younger than the grace period to their own after-commit publish,
+# and leases what it takes for LEASE seconds so two sweeps never send one message at once.
+OUTBOX_SWEEP_GRACE_SECONDS = env.int("OUTBOX_SWEEP_GRACE_SECONDS", default=30)
+OUTBOX_SWEEP_LEASE_SECONDS = env.int("OUTBOX_SWEEP_LEASE_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "outbox.tasks.outbox_sweep",
+        "schedule": timedelta(seconds=env.int("OUTBOX_SWEEP_SECONDS", default=60)),
+    },
     "inventory-release-expired-reservations": {
         "task": "inventory.tasks.reservations_release_expired",
         "schedule": timedelta(seconds=env.int("RESERVATION_RELEASE_SECONDS", default=60)),

@@ -1,4 +1,5 @@
-"""DRF's throttles, letting requests through while the cache (Redis) is unreachable.
+"""The API's throttles (keyed on the client address by accounts), letting requests through
+while the cache (Redis) is unreachable.
 
 A throttle is a guard against abuse, not a reason to refuse every request while Redis
 restarts: when the counters cannot be read or written the request is allowed and a warning
@@ -8,7 +9,7 @@ database the same way; revocations do not: they fail rather than leave a stale s
 
 import logging
 
-from rest_framework import throttling
+from accounts import throttling
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,13 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
+
+from accounts.permissions import PermissionMissing, require_perms
 
 from . import selectors, services
 from .filters import OrderFilter
@@ -50,10 +52,6 @@ ShortStockSerializer = inline_serializer(
     },
 )
 ERROR = OpenApiTypes.OBJECT
-
-
-def _is_staff(request) -> bool:
-    return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
 def _cart_payload(cart) -> dict:
@@ -123,9 +121,7 @@ class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
 # ------------------------------------------------------------------------------
 # Orders
 # ------------------------------------------------------------------------------
-class IsStaff(permissions.BasePermission):
-    def has_permission(self, request, view):
-        return _is_staff(request)
+CAN_TRANSITION = require_perms("orders.view_order", "orders.transition_order")
 
 
 @extend_schema_view(
@@ -149,11 +145,11 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return selectors.order_list().none()
         if self.action == "list":
-            show_all = _is_staff(self.request) and self.request.query_params.get("all") in (
-                "true",
-                "1",
-            )
-            return selectors.order_list(user=None if show_all else self.request.user)
+            user = self.request.user
+            show_all = user.is_staff and self.request.query_params.get("all") in ("true", "1")
+            if show_all and not selectors.sees_every_order(user):
+                raise PermissionMissing()  # shoppers' ?all= is ignored; staff need the right
+            return selectors.order_list(user=None if show_all else user)
         return selectors.order_detail_queryset()
 
     def get_serializer_class(self):
@@ -175,6 +171,9 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             number=self.kwargs[self.lookup_field], user=self.request.user
         )
         if order is None:
+            user = self.request.user
+            if user.is_staff and selectors.order_exists(number=self.kwargs[self.lookup_field]):
+                raise PermissionMissing()  # staff without orders.view_order
             raise Http404("No such order.")
         return order
 
@@ -248,6 +247,10 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, number=None):
         order = self.get_object()
+        if order.user_id != request.user.pk and not request.user.has_perm(
+            "orders.transition_order"
+        ):
+            raise PermissionMissing()  # staff cancelling someone else's order
         services.order_cancel_unpaid(order=order, actor=request.user)
         return self._detail(order)
 
@@ -256,7 +259,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         responses={200: OrderDetailSerializer, 404: ERROR, 409: ERROR},
         description="Staff: move the order to another status along the lifecycle.",
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_TRANSITION])
     def transition(self, request, number=None):
         order = self.get_object()
         data = OrderTransitionSerializer(data=request.data)

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from inventory.errors import InsufficientStock
 
 from . import selectors, services
-from .errors import InvalidTransition, OrdersError
+from .errors import CartItemGone, InvalidTransition, OrdersError
 from .filters import OrderFilter
 from .forms import CartAddForm, CartItemQuantityForm, CheckoutForm
 from .models import OrderStatus
@@ -100,6 +100,8 @@ def cart_item_update(request, item_id):
         services.cart_item_update(item=item, quantity=form.cleaned_data["quantity"])
     except ValidationError as exc:
         messages.error(request, _first_error(exc))
+    except CartItemGone as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(request, f"Updated {item.product.name} to {item.quantity}.")
     return redirect("orders:cart")
@@ -207,6 +209,8 @@ def order_detail(request, number):
 @require_POST
 def order_cancel(request, number):
     order = _order_or_404(request, number)
+    if order.user_id != request.user.pk and not request.user.has_perm("orders.transition_order"):
+        raise PermissionDenied("Cancelling someone else's order needs orders.transition_order.")
     try:
         services.order_cancel_unpaid(order=order, actor=request.user)
     except InvalidTransition as exc:

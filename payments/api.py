@@ -9,9 +9,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.client import client_ip
+from accounts.throttling import ScopedRateThrottle
 from orders import selectors as orders_selectors
 
 from . import selectors, services
@@ -27,10 +28,6 @@ from .serializers import (
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 ERROR = OpenApiTypes.OBJECT
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def idempotency_key(request) -> str:

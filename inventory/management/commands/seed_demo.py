@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -143,6 +144,7 @@ class Command(BaseCommand):
             created += 1
 
         stocked = self._stock()
+        call_command("roles_sync", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready ({created} new products, {stocked} newly stocked)."
