@@ -162,6 +162,9 @@ class Cluster:
                 # Fast schedule so the fault tests see the beat's effects in seconds.
                 "RESERVATION_RELEASE_SECONDS": "3",
                 "BEAT_HEARTBEAT_SECONDS": "2",
+                "OUTBOX_SWEEP_SECONDS": "3",
+                "OUTBOX_SWEEP_GRACE_SECONDS": "5",
+                "OUTBOX_SWEEP_LEASE_SECONDS": "10",
                 "HEALTHZ_BEAT_MAX_AGE_SECONDS": "8",
                 "HEALTHZ_WORKER_TIMEOUT_SECONDS": "1.0",
                 # One machine plays every shopper: per-IP throttles and fraud velocity rules

@@ -4,7 +4,7 @@ Counters are incremented by signal receivers (see receivers.py) after the transa
 made the change commits, in whichever process made it: a web process or a Celery worker.
 With `PROMETHEUS_MULTIPROC_DIR` set (gunicorn with several workers, the workers on the same
 machine) every process writes there and `/metrics` adds them up. The queue length is read
-from the broker when `/metrics` is scraped.
+from the broker, and the outbox's size from the database, when `/metrics` is scraped.
 """
 
 import logging
@@ -58,6 +58,22 @@ class QueueCollector:
         yield gauge
 
 
+class OutboxCollector:
+    """Tasks kept in the outbox because the broker could not take them at commit."""
+
+    def collect(self):
+        from outbox.models import OutboxMessage
+
+        gauge = GaugeMetricFamily(
+            "shop_outbox_pending", "Tasks waiting in the outbox for the sweep to send them."
+        )
+        try:
+            gauge.add_metric([], OutboxMessage.objects.count())
+        except Exception as exc:  # the database may be down; report what we can
+            logger.warning("metrics: outbox size unavailable: %s", exc)
+        yield gauge
+
+
 def render(celery_app) -> tuple[bytes, str]:
     """The exposition text for this process, or for every process in multiprocess mode."""
     from prometheus_client import CONTENT_TYPE_LATEST
@@ -69,4 +85,5 @@ def render(celery_app) -> tuple[bytes, str]:
         registry = DEFAULT_REGISTRY
     queue_registry = CollectorRegistry()
     queue_registry.register(QueueCollector(celery_app))
+    queue_registry.register(OutboxCollector())
     return generate_latest(registry) + generate_latest(queue_registry), CONTENT_TYPE_LATEST

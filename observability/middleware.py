@@ -8,6 +8,8 @@ import structlog
 from django_structlog import signals as structlog_signals
 from django_structlog.celery import signals as structlog_celery_signals
 
+from accounts.client import client_ip
+
 from .proxy import came_through_trusted_proxy
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -61,16 +63,9 @@ def _session_id(request) -> str | None:
     return None
 
 
-def _client_ip(request) -> str | None:
-    try:  # the hardening work's trusted-proxy aware address, once it is on main
-        from accounts.client import client_ip
-    except ImportError:
-        return request.META.get("REMOTE_ADDR")
-    return client_ip(request)
-
-
 def bind_request_started(sender, request, logger, log_kwargs, **kwargs):
-    structlog.contextvars.bind_contextvars(ip=_client_ip(request))
+    # The client's address by the trusted-proxy rule (not the proxy's, not a forged header).
+    structlog.contextvars.bind_contextvars(ip=client_ip(request))
 
 
 def bind_request_finished(sender, request, logger, response, log_kwargs, **kwargs):

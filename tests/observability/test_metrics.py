@@ -56,6 +56,7 @@ def test_metrics_expose_the_shop_counters_and_queue_length(client):
         "shop_webhooks_total",
         "shop_stock_alerts_opened_total",
         "shop_celery_queue_length",
+        "shop_outbox_pending",
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text
 

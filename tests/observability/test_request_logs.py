@@ -107,3 +107,15 @@ def test_an_unknown_request_id_header_value_never_reaches_a_log_line(client, cap
     with caplog.at_level(logging.INFO):
         client.get("/api/v1/products/", HTTP_X_REQUEST_ID=forged)
     assert forged not in "\n".join(json.dumps(line) for line in _json_lines(caplog.records))
+
+
+def test_log_lines_name_the_client_behind_the_trusted_proxy(client, settings, caplog):
+    settings.TRUSTED_PROXY_COUNT = 1
+    with caplog.at_level(logging.INFO):
+        response = client.get("/api/v1/products/", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7")
+    lines = [
+        line
+        for line in _json_lines(caplog.records)
+        if line.get("request_id") == response["X-Request-ID"] and "ip" in line
+    ]
+    assert lines and {line["ip"] for line in lines} == {"198.51.100.7"}
