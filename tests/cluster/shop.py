@@ -191,7 +191,8 @@ def wait_orders_whole(cluster: Cluster, timeout: float = 60) -> None:
     """Every order gets its events and emails (tasks are asynchronous): wait, then assert."""
     with contextlib.suppress(TimeoutError):
         wait_for(lambda: not order_problems(cluster), timeout=timeout, what="orders", interval=1)
-    assert order_problems(cluster) == []
+    problems = order_problems(cluster)
+    assert problems == [], problems
 
 
 def post_json(url: str, body: dict, **headers) -> requests.Response:

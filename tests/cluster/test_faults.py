@@ -320,7 +320,7 @@ def test_beat_stopped_then_started_releases_expired_reservations_once(cluster):
     with cluster.db() as conn:
         releases = conn.execute(
             "SELECT count(*) FROM inventory_stockmovement"
-            " WHERE reference = %s AND kind = 'release'",
+            " WHERE reference = %s AND kind IN ('release', 'expiry')",
             [number],
         ).fetchone()[0]
         expired_events = conn.execute(
