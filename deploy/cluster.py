@@ -148,7 +148,7 @@ class Cluster:
                 "CELERY_BROKER_URL": f"{self.redis_url}/1",
                 "CELERY_RESULT_BACKEND": f"{self.redis_url}/2",
                 # A message held by a worker that died is handed out again after this long.
-                "CELERY_VISIBILITY_TIMEOUT": "12",
+                "CELERY_VISIBILITY_TIMEOUT": "8",
                 "EMAIL_URL": f"filemail:///{self.mail_dir}",
                 "SITE_URL": self.url if "proxy" in self.ports else "http://127.0.0.1",
                 # Exactly one proxy (nginx) in front: X-Forwarded-For's right-most address.
@@ -165,7 +165,7 @@ class Cluster:
                 "OUTBOX_SWEEP_SECONDS": "3",
                 "OUTBOX_SWEEP_GRACE_SECONDS": "5",
                 "OUTBOX_SWEEP_LEASE_SECONDS": "10",
-                "HEALTHZ_BEAT_MAX_AGE_SECONDS": "8",
+                "HEALTHZ_BEAT_MAX_AGE_SECONDS": "6",
                 "HEALTHZ_WORKER_TIMEOUT_SECONDS": "1.0",
                 # One machine plays every shopper: per-IP throttles and fraud velocity rules
                 # are raised; the password-reset throttle stays low (the Redis test uses it).

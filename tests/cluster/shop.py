@@ -87,32 +87,35 @@ class Shopper:
         )
 
 
-def make_shoppers(cluster: Cluster, count: int, prefix: str) -> list[Shopper]:
-    """Verified shoppers made in one go with the ORM (registration is tested on its own)."""
-    emails = [f"{prefix}-{i}-{uuid.uuid4().hex[:6]}@cluster.example" for i in range(count)]
-    code = (
-        "from accounts.models import User\n"
-        f"for e in {emails!r}:\n"
-        f"    User.objects.create_user(email=e, password={PASSWORD!r}, email_verified=True)\n"
-    )
-    cluster.manage("shell", "-c", code)
-    return [Shopper(cluster, e) for e in emails]
-
-
-def make_product(cluster: Cluster, *, stock: int, price: str = "9.50") -> int:
-    """A product with `stock` units received through the inventory service; its id."""
+def make_fixtures(
+    cluster: Cluster,
+    *,
+    stock: int | None = None,
+    shoppers: int = 0,
+    prefix: str = "s",
+    price: str = "9.50",
+) -> tuple[int | None, list[Shopper]]:
+    """A product with `stock` units (received through the inventory service) and verified
+    shoppers, made in one `manage.py shell` (registration itself is tested on its own)."""
+    emails = [f"{prefix}-{i}-{uuid.uuid4().hex[:6]}@cluster.example" for i in range(shoppers)]
     sku = f"CL-{uuid.uuid4().hex[:10]}"
     code = (
         "from decimal import Decimal\n"
+        "from accounts.models import User\n"
         "from catalog.models import Product\n"
         "from inventory import services\n"
-        f"p = Product.objects.create(sku={sku!r}, slug={sku.lower()!r}, name='Cluster item',"
-        f" price=Decimal({price!r}), active=True)\n"
-        f"services.stock_receive(stock_item=services.stock_item_for_product(product=p),"
-        f" quantity={stock})\n"
-        "print(p.pk)\n"
+        f"for e in {emails!r}:\n"
+        f"    User.objects.create_user(email=e, password={PASSWORD!r}, email_verified=True)\n"
+        f"if {stock is not None!r}:\n"
+        f"    p = Product.objects.create(sku={sku!r}, slug={sku.lower()!r},"
+        f" name='Cluster item', price=Decimal({price!r}), active=True)\n"
+        "    services.stock_receive(stock_item=services.stock_item_for_product(product=p),"
+        f" quantity={stock or 0})\n"
+        "    print(p.pk)\n"
     )
-    return int(cluster.manage("shell", "-c", code).stdout.strip().splitlines()[-1])
+    out = cluster.manage("shell", "-c", code).stdout.strip().splitlines()
+    product = int(out[-1]) if stock is not None else None
+    return product, [Shopper(cluster, e) for e in emails]
 
 
 def sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:

@@ -11,8 +11,7 @@ from tests.cluster.shop import (
     CARD_PENDING,
     Shopper,
     check_stock,
-    make_product,
-    make_shoppers,
+    make_fixtures,
     sign,
     verification_token,
     wait_orders_whole,
@@ -65,7 +64,7 @@ def test_register_and_log_in_on_one_instance_then_be_served_by_the_other(cluster
 
 
 def test_logout_on_one_instance_kills_the_token_on_the_other_at_once(cluster):
-    (shopper,) = make_shoppers(cluster, 1, "logout")
+    _, (shopper,) = make_fixtures(cluster, shoppers=1, prefix="logout")
     shopper.login(base=cluster.web_url(1))
     assert shopper.call("GET", "/api/v1/auth/me/", base=cluster.web_url(2)).status_code == 200
     assert shopper.call("POST", "/api/v1/auth/logout/", base=cluster.web_url(1)).status_code == 204
@@ -75,8 +74,7 @@ def test_logout_on_one_instance_kills_the_token_on_the_other_at_once(cluster):
 
 
 def test_checkout_racing_on_both_instances_never_oversells(cluster):
-    product = make_product(cluster, stock=6)
-    shoppers = make_shoppers(cluster, 16, "race")
+    product, shoppers = make_fixtures(cluster, stock=6, shoppers=16, prefix="race")
     for shopper in shoppers:
         shopper.login()
         added = shopper.call(
@@ -123,8 +121,7 @@ def test_checkout_racing_on_both_instances_never_oversells(cluster):
 
 
 def test_payment_webhooks_spread_over_both_instances_apply_once(cluster):
-    product = make_product(cluster, stock=10)
-    shoppers = make_shoppers(cluster, 4, "hooks")
+    product, shoppers = make_fixtures(cluster, stock=10, shoppers=4, prefix="hooks")
     payments = []
     for shopper in shoppers:
         shopper.login()
@@ -195,8 +192,7 @@ def test_payment_webhooks_spread_over_both_instances_apply_once(cluster):
 
 
 def test_the_request_id_follows_the_request_into_the_tasks_it_queued(cluster):
-    product = make_product(cluster, stock=3)
-    (shopper,) = make_shoppers(cluster, 1, "trace")
+    product, (shopper,) = make_fixtures(cluster, stock=3, shoppers=1, prefix="trace")
     shopper.login()
     order = shopper.checkout(product)
     assert order.status_code == 201, order.text

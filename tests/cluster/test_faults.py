@@ -21,8 +21,7 @@ from tests.cluster.shop import (
     CARD_PENDING,
     Shopper,
     check_stock,
-    make_product,
-    make_shoppers,
+    make_fixtures,
     wait_orders_whole,
 )
 
@@ -98,8 +97,7 @@ def _log_lines(cluster, *names):
 
 @pytest.mark.parametrize("what", ["pool process", "whole worker"])
 def test_a_worker_killed_mid_task_the_task_runs_again_and_acts_once(cluster, what):
-    product = make_product(cluster, stock=5)
-    (shopper,) = make_shoppers(cluster, 1, "kill")
+    product, (shopper,) = make_fixtures(cluster, stock=5, shoppers=1, prefix="kill")
     shopper.login()
     order = shopper.checkout(product, 2)
     assert order.status_code == 201, order.text
@@ -183,14 +181,15 @@ def test_a_worker_killed_mid_task_the_task_runs_again_and_acts_once(cluster, wha
 
 
 def test_redis_restarted_under_load(cluster):
-    product = make_product(cluster, stock=10_000, price="1.00")
-    shoppers = make_shoppers(cluster, 6, "redis")
+    product, shoppers = make_fixtures(
+        cluster, stock=10_000, shoppers=6, prefix="redis", price="1.00"
+    )
     for shopper in shoppers:
         shopper.login()
     revoked_before, revoked_during, survivor = shoppers[3], shoppers[4], shoppers[5]
     assert revoked_before.call("POST", "/api/v1/auth/logout/").status_code == 204
     with Load(cluster, shoppers[:3], product) as load:
-        time.sleep(3)
+        time.sleep(2)
         cluster.redis_stop()
         down_started = load.total()
         # While Redis is down: authentication reads the database, revocation still works.
@@ -199,7 +198,7 @@ def test_redis_restarted_under_load(cluster):
         me_during = survivor.call("GET", "/api/v1/auth/me/")
         answered_while_down = load.total() - down_started
         cluster.redis_start()
-        time.sleep(5)
+        time.sleep(3)
     assert answered_while_down > 0
     assert me_during.status_code == 200, me_during.text
     # A revocation never half-happens: done, or refused with 503 (the snapshot in Redis could
@@ -237,21 +236,20 @@ def test_redis_restarted_under_load(cluster):
 
 
 def test_postgresql_restarted_under_load(cluster):
-    product = make_product(cluster, stock=10_000, price="1.00")
-    shoppers = make_shoppers(cluster, 3, "pg")
+    product, shoppers = make_fixtures(cluster, stock=10_000, shoppers=3, prefix="pg", price="1.00")
     for shopper in shoppers:
         shopper.login()
     pids = dict(cluster.state["procs"])
     with Load(cluster, shoppers, product) as load:
-        time.sleep(3)
+        time.sleep(2)
         cluster.postgres_stop()
         started = time.monotonic()
         down = requests.get(cluster.url + "/api/v1/products/", timeout=30)
         elapsed = time.monotonic() - started
         health = cluster.health()
-        time.sleep(3)
+        time.sleep(2)
         cluster.postgres_start()
-        time.sleep(5)
+        time.sleep(3)
     assert down.status_code == 503, down.text
     assert down.json() == {
         "detail": "The service is briefly unavailable; try again in a moment.",
@@ -278,8 +276,7 @@ def test_postgresql_restarted_under_load(cluster):
 
 
 def test_beat_stopped_then_started_releases_expired_reservations_once(cluster):
-    product = make_product(cluster, stock=4)
-    (shopper,) = make_shoppers(cluster, 1, "beat")
+    product, (shopper,) = make_fixtures(cluster, stock=4, shoppers=1, prefix="beat")
     shopper.login()
     cluster.stop_process("beat")
     try:
@@ -316,7 +313,7 @@ def test_beat_stopped_then_started_releases_expired_reservations_once(cluster):
             )
 
     wait_for(expired, timeout=60, what="the order expired by the restarted beat")
-    time.sleep(8)  # a few more schedule ticks: nothing may run twice
+    time.sleep(4)  # a few more schedule ticks: nothing may run twice
     with cluster.db() as conn:
         releases = conn.execute(
             "SELECT count(*) FROM inventory_stockmovement"
