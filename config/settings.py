@@ -304,6 +304,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # again after this many seconds (Redis broker). Keep it above the longest task's run
     # time and the longest countdown.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # How often each worker looks for such messages (one small Redis query per look).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_SECONDS", default=10),
+    "unacked_restore_throttle": 1,
 }
 # The sweep leaves messages younger than the grace period to their own after-commit publish,
 # and leases what it takes for LEASE seconds so two sweeps never send one message at once.

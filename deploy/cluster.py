@@ -149,6 +149,7 @@ class Cluster:
                 "CELERY_RESULT_BACKEND": f"{self.redis_url}/2",
                 # A message held by a worker that died is handed out again after this long.
                 "CELERY_VISIBILITY_TIMEOUT": "8",
+                "CELERY_UNACKED_RESTORE_SECONDS": "2",
                 "EMAIL_URL": f"filemail:///{self.mail_dir}",
                 "SITE_URL": self.url if "proxy" in self.ports else "http://127.0.0.1",
                 # Exactly one proxy (nginx) in front: X-Forwarded-For's right-most address.
