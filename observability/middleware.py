@@ -9,6 +9,7 @@ from django_structlog import signals as structlog_signals
 from django_structlog.celery import signals as structlog_celery_signals
 
 from accounts.client import client_ip
+from accounts.middleware import WEB_SESSION_KEY
 
 from .proxy import came_through_trusted_proxy
 
@@ -57,7 +58,7 @@ def _session_id(request) -> str | None:
         return str(claims["sid"])
     session = getattr(request, "session", None)
     if session is not None and hasattr(session, "_session_cache"):
-        session_id = session.get("accounts_session_id")
+        session_id = session.get(WEB_SESSION_KEY)
         if session_id:
             return str(session_id)
     return None
