@@ -1,14 +1,23 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import routers, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
 
-from accounts.permissions import require_perms_by_method
+from accounts.openapi import api_errors
+from accounts.permissions import require_perms, require_perms_by_method
 
 from . import selectors, services
+from .errors import CategoryInUse, ProductInUse
 from .filters import ProductFilter
 from .pagination import ProductPagination
-from .serializers import CategorySerializer, ProductDetailSerializer, ProductSerializer
+from .serializers import (
+    CategorySerializer,
+    ProductDetailSerializer,
+    ProductImageSerializer,
+    ProductSerializer,
+)
 
 
 def _writes(model: str) -> type:
@@ -23,6 +32,7 @@ def _writes(model: str) -> type:
     )
 
 
+@extend_schema_view(destroy=extend_schema(responses={204: None, **api_errors(CategoryInUse)}))
 class CategoryViewSet(viewsets.ModelViewSet):
     """Categories as a flat, tree-friendly list; staff write."""
 
@@ -51,7 +61,8 @@ class CategoryViewSet(viewsets.ModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         parameters=[OpenApiParameter("page_size", int, description="Items per page, up to 100")]
-    )
+    ),
+    destroy=extend_schema(responses={204: None, **api_errors(ProductInUse)}),
 )
 class ProductViewSet(viewsets.ModelViewSet):
     """Products: anyone reads active ones; staff with catalog.view_product read all."""
@@ -61,7 +72,6 @@ class ProductViewSet(viewsets.ModelViewSet):
     filter_backends = (DjangoFilterBackend,)
     filterset_class = ProductFilter
     pagination_class = ProductPagination
-    parser_classes = (JSONParser, MultiPartParser, FormParser)
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
 
     def get_queryset(self):
@@ -80,6 +90,25 @@ class ProductViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         services.product_delete(product=instance)
+
+    @extend_schema(
+        summary="Upload a product's image (staff)",
+        request={"multipart/form-data": ProductImageSerializer},
+        responses={200: ProductDetailSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        parser_classes=[MultiPartParser],
+        permission_classes=[require_perms("catalog.change_product")],
+    )
+    def image(self, request, slug=None):
+        """Replace the product's image (the only multipart upload of the API)."""
+        product = self.get_object()
+        data = ProductImageSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = services.product_update(product=product, image=data.validated_data["image"])
+        return Response(ProductDetailSerializer(product).data)
 
 
 router = routers.SimpleRouter()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.logging import configure_structlog, logging_config
@@ -72,6 +73,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
+    "csp",
     # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
     "outbox",
     "accounts",
@@ -88,7 +91,10 @@ MIDDLEWARE = [
     "observability.middleware.RequestIdMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.CraftedInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, so a preflight is answered before any redirect.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,6 +102,7 @@ MIDDLEWARE = [
     "accounts.middleware.SessionCheckMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -225,13 +232,21 @@ REST_FRAMEWORK = {
         "accounts.authentication.SessionTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Our JSON parser limits nesting (API_JSON_MAX_DEPTH); form and multipart as DRF's default.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only; the product image upload adds multipart on that viewset alone.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # Keyed on the client address (accounts.throttling), letting requests through while Redis
     # is unreachable (config/throttling).
@@ -255,9 +270,12 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
 }
 
+# JSON request bodies nested deeper than this are refused with 400 `parse_error`.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Django Shop API",
-    "DESCRIPTION": "Catalog, cart, checkout, orders, inventory, payments and auth sessions.",
+    "DESCRIPTION": (BASE_DIR / "config" / "api_description.md").read_text(),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -267,9 +285,39 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api.add_error_responses",
+        "config.api.add_error_components",
+    ],
+    "TAGS": [
+        {"name": "auth", "description": "Log in, refresh, sessions, account and passwords."},
+        {"name": "categories", "description": "The category tree (anyone reads)."},
+        {"name": "products", "description": "The catalog (anyone reads; staff write)."},
+        {"name": "cart", "description": "The signed-in shopper's cart."},
+        {"name": "orders", "description": "Checkout, order history, cancel, staff moves."},
+        {"name": "payments", "description": "Paying orders, refunds, provider webhooks."},
+        {"name": "inventory", "description": "Stock, the ledger and alerts (staff)."},
     ],
 }
+
+# ------------------------------------------------------------------------------
+# Clients on other origins (SPA, mobile web views)
+# ------------------------------------------------------------------------------
+# Only these origins get CORS headers, and only under /api/. Bearer tokens, not cookies.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("retry-after", "www-authenticate")
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+# Links in emails, per purpose: `{token}`, `{uid}`, `{number}` are filled in. Empty: the
+# shop's own pages under SITE_URL (or FRONTEND_URL's routes when that is set).
+FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
+EMAIL_LINK_VERIFY = env("EMAIL_LINK_VERIFY", default="")
+EMAIL_LINK_RESET = env("EMAIL_LINK_RESET", default="")
+EMAIL_LINK_ORDER = env("EMAIL_LINK_ORDER", default="")
+# 6-digit codes for apps that cannot open links: lifetime and wrong tries allowed per code.
+EMAIL_CODE_MINUTES = env.int("EMAIL_CODE_MINUTES", default=15)
+EMAIL_CODE_MAX_ATTEMPTS = env.int("EMAIL_CODE_MAX_ATTEMPTS", default=5)
 
 # ------------------------------------------------------------------------------
 # Celery
@@ -416,6 +464,24 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): everything from our own origin, nothing inline.
+# The pages, the admin and the API docs (Swagger UI from drf-spectacular-sidecar, its
+# start script served as a file) need no inline script or style; the browser suite fails
+# on any violation. `data:` images are Swagger UI's and the admin's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -1,14 +1,16 @@
 """Staff-only inventory API: stock levels, receiving and adjusting, the ledger and alerts."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, routers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.openapi import api_errors
 from accounts.permissions import require_perms
 
 from . import selectors, services
+from .errors import InsufficientStock, InvalidQuantity
 from .filters import StockAlertFilter, StockItemFilter, StockMovementFilter
 from .serializers import (
     StockAdjustSerializer,
@@ -17,9 +19,6 @@ from .serializers import (
     StockMovementSerializer,
     StockReceiveSerializer,
 )
-
-ERROR = {"$ref": "#/components/schemas/Error"}
-
 
 # Staff only, each endpoint naming its permission: anonymous callers get 401, shoppers and
 # staff without it 403 `permission_denied`.
@@ -43,8 +42,9 @@ class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return selectors.stock_item_list()
 
     @extend_schema(
+        summary="Receive stock",
         request=StockReceiveSerializer,
-        responses={200: StockItemSerializer, 400: OpenApiResponse(ERROR, "Invalid quantity")},
+        responses={200: StockItemSerializer, **api_errors(InvalidQuantity)},
     )
     @action(detail=True, methods=["post"], permission_classes=[CAN_ADJUST_STOCK])
     def receive(self, request, pk=None):
@@ -56,11 +56,9 @@ class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response(StockItemSerializer(item).data)
 
     @extend_schema(
+        summary="Adjust stock on hand",
         request=StockAdjustSerializer,
-        responses={
-            200: StockItemSerializer,
-            409: OpenApiResponse(ERROR, "insufficient_stock: it would go below what is reserved"),
-        },
+        responses={200: StockItemSerializer, **api_errors(InvalidQuantity, InsufficientStock)},
     )
     @action(detail=True, methods=["post"], permission_classes=[CAN_ADJUST_STOCK])
     def adjust(self, request, pk=None):
@@ -96,7 +94,9 @@ class StockAlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.stock_alert_list()
 
-    @extend_schema(request=None, responses={200: StockAlertSerializer})
+    @extend_schema(
+        summary="Acknowledge an alert", request=None, responses={200: StockAlertSerializer}
+    )
     @action(detail=True, methods=["post"], permission_classes=[CAN_ACKNOWLEDGE_ALERTS])
     def acknowledge(self, request, pk=None):
         """Mark the alert as seen; it stays unresolved until the stock recovers."""

@@ -1,24 +1,31 @@
 from django.http import Http404
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
+from accounts.openapi import api_errors
 from accounts.permissions import PermissionMissing, require_perms
+from inventory.errors import InsufficientStock
 
 from . import selectors, services
+from .errors import (
+    CartEmpty,
+    EmailNotVerified,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    ProductUnavailable,
+)
 from .filters import OrderFilter
 from .serializers import (
     CartItemAddSerializer,
@@ -34,24 +41,22 @@ from .serializers import (
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
-ShortStockSerializer = inline_serializer(
-    "InsufficientStockError",
-    {
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(),
-        "lines": inline_serializer(
-            "ShortLine",
-            {
-                "product": serializers.IntegerField(),
-                "requested": serializers.IntegerField(),
-                "available": serializers.IntegerField(),
+# The short lines of a 409 insufficient_stock (see inventory.errors.InsufficientStock).
+SHORT_LINES = {
+    "lines": {
+        "type": "array",
+        "description": "With `insufficient_stock`: each line there is not enough of.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "product": {"type": "integer"},
+                "requested": {"type": "integer"},
+                "available": {"type": "integer"},
             },
-            many=True,
-            required=False,
-        ),
-    },
-)
-ERROR = OpenApiTypes.OBJECT
+            "required": ["product", "requested", "available"],
+        },
+    }
+}
 
 
 def _cart_payload(cart) -> dict:
@@ -65,7 +70,7 @@ def _cart_payload(cart) -> dict:
 class CartView(APIView):
     """The signed-in user's cart."""
 
-    @extend_schema(responses=CartSerializer, operation_id="cart_retrieve")
+    @extend_schema(summary="Get my cart", responses=CartSerializer, operation_id="cart_retrieve")
     def get(self, request):
         return Response(_cart_payload(selectors.cart_get_for_user(user=request.user)))
 
@@ -88,6 +93,7 @@ class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
         return CartItemSerializer.Meta.model.objects.none()
 
     @extend_schema(
+        summary="Add a product to my cart",
         request=CartItemAddSerializer,
         responses={201: CartItemSerializer},
         description="Add a product (adding to its quantity when already in the cart). "
@@ -104,7 +110,11 @@ class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
         )
         return Response(CartItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=CartItemUpdateSerializer, responses=CartItemSerializer)
+    @extend_schema(
+        summary="Change a cart line's quantity",
+        request=CartItemUpdateSerializer,
+        responses=CartItemSerializer,
+    )
     def partial_update(self, request, pk=None):
         item = self.get_object()
         data = CartItemUpdateSerializer(data=request.data)
@@ -112,7 +122,7 @@ class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
         item = services.cart_item_update(item=item, **data.validated_data)
         return Response(CartItemSerializer(item).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(summary="Remove a cart line", responses={204: None})
     def destroy(self, request, pk=None):
         services.cart_item_remove(item=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -126,12 +136,13 @@ CAN_TRANSITION = require_perms("orders.view_order", "orders.transition_order")
 
 @extend_schema_view(
     list=extend_schema(
+        summary="List my orders (staff: every order with all=true)",
         parameters=[
             OpenApiParameter("all", bool, description="Staff: every order, not only their own"),
             OpenApiParameter("page_size", int, description="Items per page, up to 100"),
-        ]
+        ],
     ),
-    retrieve=extend_schema(responses={200: OrderDetailSerializer, 404: ERROR}),
+    retrieve=extend_schema(summary="Get an order", responses={200: OrderDetailSerializer}),
 )
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """The user's orders (staff: any order), checkout, cancel and staff transitions."""
@@ -182,6 +193,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(OrderDetailSerializer(order).data, status=status_code)
 
     @extend_schema(
+        summary="Check out: turn the cart into an order",
         request=CheckoutSerializer,
         parameters=[
             OpenApiParameter(
@@ -196,14 +208,14 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         responses={
             201: OrderDetailSerializer,
             200: OpenApiResponse(OrderDetailSerializer, "Replay of an earlier request."),
-            400: OpenApiResponse(ERROR, "Bad field, missing Idempotency-Key, or `cart_empty`."),
-            403: OpenApiResponse(ERROR, "`email_not_verified`."),
-            409: OpenApiResponse(
-                ShortStockSerializer,
-                "`insufficient_stock` with the short lines (nothing written), "
-                "or `product_unavailable`.",
+            **api_errors(
+                CartEmpty,
+                EmailNotVerified,
+                InsufficientStock,
+                ProductUnavailable,
+                IdempotencyKeyReused,
+                extra_properties={409: SHORT_LINES},
             ),
-            422: OpenApiResponse(ERROR, "`idempotency_key_reused` with another body."),
         },
         examples=[
             OpenApiExample(
@@ -240,8 +252,9 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return self._detail(order, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
+        summary="Cancel my unpaid order",
         request=None,
-        responses={200: OrderDetailSerializer, 404: ERROR, 409: ERROR},
+        responses={200: OrderDetailSerializer, **api_errors(InvalidTransition)},
         description="Cancel an unpaid order (owner or staff); its reserved stock is released.",
     )
     @action(detail=True, methods=["post"])
@@ -255,8 +268,9 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return self._detail(order)
 
     @extend_schema(
+        summary="Move an order to another status (staff)",
         request=OrderTransitionSerializer,
-        responses={200: OrderDetailSerializer, 404: ERROR, 409: ERROR},
+        responses={200: OrderDetailSerializer, **api_errors(InvalidTransition)},
         description="Staff: move the order to another status along the lifecycle.",
     )
     @action(detail=True, methods=["post"], permission_classes=[CAN_TRANSITION])

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts.links import email_link
 from catalog.models import Product
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
@@ -487,7 +488,7 @@ def order_event_notify(*, event_id: int) -> bool:
             "lines": lines,
             "event": event,
             "shop_name": settings.SHOP_NAME,
-            "order_url": f"{settings.SITE_URL.rstrip('/')}/orders/{order.number}/",
+            "order_url": email_link("order", number=order.number),
         }
         subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()
         body = render_to_string(f"orders/email/{kind}.txt", context)

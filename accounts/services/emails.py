@@ -7,7 +7,8 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from .. import tokens
+from .. import codes, tokens
+from ..links import email_link
 from ..models import User
 
 
@@ -41,12 +42,17 @@ def verification_email_send(*, user_id: int) -> bool:
     user = User.objects.filter(pk=user_id, is_active=True, email_verified=False).first()
     if user is None:
         return False
-    link = f"{settings.SITE_URL}/account/verify/{email_verification_token_make(user=user)}/"
+    link = email_link("verify", token=email_verification_token_make(user=user))
     _mail(
         user=user,
         subject="confirm your email address",
         template="accounts/email/verification.txt",
-        context={"link": link, "hours": settings.EMAIL_VERIFICATION_TIMEOUT // 3600},
+        context={
+            "link": link,
+            "hours": settings.EMAIL_VERIFICATION_TIMEOUT // 3600,
+            "code": codes.code_issue(purpose="verify", user=user),
+            "code_minutes": settings.EMAIL_CODE_MINUTES,
+        },
     )
     return True
 
@@ -75,7 +81,9 @@ def password_reset_email_send(*, user_id: int) -> bool:
         subject="reset your password",
         template="accounts/email/password_reset.txt",
         context={
-            "link": f"{settings.SITE_URL}/account/reset/{uidb64(user)}/{token}/",
+            "link": email_link("reset", uid=uidb64(user), token=token),
+            "code": codes.code_issue(purpose="reset", user=user),
+            "code_minutes": settings.EMAIL_CODE_MINUTES,
             "uid": uidb64(user),
             "token": token,
             "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
