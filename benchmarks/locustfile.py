@@ -8,8 +8,9 @@ Run by `benchmarks/load_cluster.py` against the local cluster, or by hand:
         -u 40 -r 10 -t 60s --host http://127.0.0.1:8080
 
 `SHOP_USERS` is a JSON list of verified shoppers' emails; `SHOP_PASSWORD` their password.
-Expected refusals are successes here: 409 `insufficient_stock` on checkout (the scarce
-product sells out) and 409 on paying an order that was paid or expired meanwhile.
+Expected refusals are successes here: 400 on adding a product that sold out (or more than
+is available), 409 `insufficient_stock` on checkout (the scarce product sells out) and 409 on
+paying an order that was paid or expired meanwhile.
 """
 
 import itertools
@@ -46,6 +47,11 @@ def _load_users(environment, **kwargs):
     if path:
         with open(path) as handle:
             _users.extend(json.load(handle))
+
+
+def _stock_refusal(text: str) -> bool:
+    """A 400 on the cart line's quantity because the stock is not there (not a bad request)."""
+    return '"quantity"' in text and ("available" in text or "out of stock" in text)
 
 
 def _expiry(value: str) -> float:
@@ -134,14 +140,21 @@ class Shopper(HttpUser):
     def cart_add(self):
         if not self.products:
             return
-        response = self.client.post(
+        product = random.choice(self.products)
+        with self.client.post(
             "/api/v1/cart/items/",
-            json={"product": random.choice(self.products), "quantity": 1},
+            json={"product": product, "quantity": 1},
             headers=self.headers(),
             name="cart: add",
-        )
-        if response.status_code in (200, 201):
-            self.cart_filled = True
+            catch_response=True,
+        ) as response:
+            if response.status_code in (200, 201):
+                self.cart_filled = True
+            elif response.status_code == 400 and _stock_refusal(response.text):
+                # Sold out (or no more than the cart already holds): a correct refusal.
+                if "out of stock" in response.text:
+                    self.products.remove(product)
+                response.success()
 
     @task(5)
     def cart_view(self):
