@@ -11,6 +11,10 @@ as root) and a Redis of its own on free ports under its directory, which the fau
 and restart. Every process runs in its own process group and is listed in `state.json`, so
 `stop` (or the test suite's teardown) ends all of them, even after a crash of the caller.
 
+Workers and the beat run under a restart loop, as a process supervisor would run them in
+production: kombu's Redis transport can crash a worker while Redis restarts (restoring the
+messages it held on a connection already gone), and a crashed worker must come back by itself.
+
 The test suite (tests/cluster) drives the same `Cluster` class.
 """
 
@@ -388,38 +392,51 @@ class Cluster:
             ],
         )
 
+    @staticmethod
+    def _supervised(cmd: list[str]) -> list[str]:
+        """Restart the command whenever it exits, as systemd or compose's `restart:` would.
+
+        The loop and the process share one process group: stopping or SIGKILLing the group
+        ends both, so only an exit of the process on its own (a crash) brings it back.
+        """
+        return ["sh", "-c", 'while true; do "$@"; sleep 1; done', "supervise", *cmd]
+
     def worker_start(self, index: int) -> None:
         self._spawn(
             f"worker{index}",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "-n",
-                f"w{index}@%h",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-            ],
+            self._supervised(
+                [
+                    str(VENV_BIN / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "-n",
+                    f"w{index}@%h",
+                    "--concurrency",
+                    "2",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--loglevel",
+                    "INFO",
+                ]
+            ),
         )
 
     def beat_start(self) -> None:
         self._spawn(
             "beat",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "config",
-                "beat",
-                "--schedule",
-                str(self.root / "beat-schedule"),
-                "--loglevel",
-                "INFO",
-            ],
+            self._supervised(
+                [
+                    str(VENV_BIN / "celery"),
+                    "-A",
+                    "config",
+                    "beat",
+                    "--schedule",
+                    str(self.root / "beat-schedule"),
+                    "--loglevel",
+                    "INFO",
+                ]
+            ),
         )
 
     def proxy_start(self) -> None:
