@@ -62,7 +62,7 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SHOP_NAME = env("SHOP_NAME", default="Django Shop")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_config.ShopAdminConfig",  # django.contrib.admin with our guarded site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -75,6 +75,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
     "outbox",
     "accounts",
@@ -91,10 +94,13 @@ MIDDLEWARE = [
     "observability.middleware.RequestIdMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.CraftedInputMiddleware",
+    # Early, so every answer carries the policy, including those refused below.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CommonMiddleware, so a preflight is answered before any redirect.
     "corsheaders.middleware.CorsMiddleware",
+    # After CORS, so an allowed origin can read the 4xx it answers.
+    "config.middleware.CraftedInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -102,7 +108,6 @@ MIDDLEWARE = [
     "accounts.middleware.SessionCheckMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -204,6 +209,15 @@ REFRESH_REUSE_GRACE_SECONDS = env.int("REFRESH_REUSE_GRACE_SECONDS", default=10)
 SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=30)
 EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=60 * 60 * 24 * 3)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
+# Two-factor authentication for staff (accounts.services.mfa): required in production.
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=PRODUCTION)
+MFA_CHALLENGE_TTL = env.int("MFA_CHALLENGE_TTL", default=300)  # seconds between the steps
+MFA_CHALLENGE_ATTEMPTS = 5  # wrong codes before a challenge dies
+OTP_TOTP_ISSUER = SHOP_NAME
+
+# Mails per address and kind (verification, reset, "account exists") in an hour.
+MAIL_CAP_PER_HOUR = env.int("MAIL_CAP_PER_HOUR", default=3)
+
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_WINDOW = timedelta(minutes=env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", default=15))
 
@@ -239,7 +253,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     # JSON only, through our parser that limits nesting (API_JSON_MAX_DEPTH); the product
-    # image upload adds multipart on that viewset alone. (main had this key twice.)
+    # image upload adds multipart on that viewset alone.
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
@@ -403,6 +417,30 @@ if env.bool("DUMMY_GATEWAY_ENABLED", default=not PRODUCTION):
         # Seconds before a pending test card's settlement webhook is sent (by a worker).
         "SETTLE_DELAY_SECONDS": env.int("DUMMY_GATEWAY_SETTLE_DELAY_SECONDS", default=2),
     }
+# Stripe (hosted Checkout Sessions through the official SDK): on when both keys are set.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+if STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET:
+    PAYMENT_GATEWAYS["stripe"] = {
+        "CLASS": "payments.gateways.stripe.StripeGateway",
+        "WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "SECRET_KEY": STRIPE_SECRET_KEY,
+        # Only for tests and local fakes; empty means Stripe's own API.
+        "API_BASE": env("STRIPE_API_BASE", default=""),
+    }
+# Where a hosted checkout sends the shopper back; `{order}` is the order number. Empty: the
+# shop's own pages. SPA clients may pass their own URLs from PAYMENT_RETURN_ORIGINS.
+PAYMENT_RETURN_URL = env("PAYMENT_RETURN_URL", default="")
+PAYMENT_CANCEL_URL = env("PAYMENT_CANCEL_URL", default="")
+PAYMENT_RETURN_ORIGINS = env.list("PAYMENT_RETURN_ORIGINS", default=[])
+# Payments left `processing` this long are asked about at the gateway (a crash between
+# phases); `pending` ones (hosted checkout open, bank confirmation due) after the second.
+PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=120)
+PAYMENT_PENDING_CHECK_AFTER_SECONDS = env.int("PAYMENT_PENDING_CHECK_AFTER_SECONDS", default=3600)
+# Recipients of payment alerts (reviews, refused refunds); empty: staff who may review.
+PAYMENT_ALERT_EMAILS = env.list("PAYMENT_ALERT_EMAILS", default=[])
+# Processed and refused webhook deliveries are kept this long.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
 FRAUD_AMOUNT_THRESHOLD = env("FRAUD_AMOUNT_THRESHOLD", default="1000.00")
 FRAUD_MAX_ORDERS_PER_HOUR = env.int("FRAUD_MAX_ORDERS_PER_HOUR", default=10)
@@ -414,6 +452,14 @@ FRAUD_REVIEW_SCORE = env.int("FRAUD_REVIEW_SCORE", default=50)
 CELERY_BEAT_SCHEDULE["payments-process-pending-webhooks"] = {
     "task": "payments.tasks.webhooks_process_pending",
     "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["payments-reconcile"] = {
+    "task": "payments.tasks.payments_reconcile",
+    "schedule": timedelta(minutes=5),
+}
+CELERY_BEAT_SCHEDULE["payments-purge-webhook-inbox"] = {
+    "task": "payments.tasks.webhook_events_purge",
+    "schedule": crontab(hour=4, minute=27),
 }
 
 # ------------------------------------------------------------------------------

@@ -66,14 +66,17 @@ class PaymentAdmin(admin.ModelAdmin):
         "currency",
         "gateway",
         "risk_score",
+        "review_reason",
         "created_at",
     )
     list_filter = ("status", "gateway", "created_at")
     search_fields = ("order__number", "gateway_reference", "order__email")
     list_select_related = ("order",)
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Payment._meta.fields if f.name != "request_hash"]
-    exclude = ("request_hash",)
+    readonly_fields = [
+        f.name for f in Payment._meta.fields if f.name not in ("request_hash", "provider_key")
+    ]
+    exclude = ("request_hash", "provider_key")
     inlines = (RefundInline, FraudCheckInline)
     actions = ("approve_review", "reject_review", "refund_in_full")
 
@@ -95,7 +98,13 @@ class PaymentAdmin(admin.ModelAdmin):
         if ok:
             self.message_user(request, f"{ok} payment(s) {done}.", messages.SUCCESS)
 
-    @admin.action(description="Approve selected payments in review")
+    def has_review_payment_permission(self, request):
+        return request.user.has_perm("payments.review_payment")
+
+    def has_refund_payment_permission(self, request):
+        return request.user.has_perm("payments.refund_payment")
+
+    @admin.action(description="Approve selected payments in review", permissions=["review_payment"])
     def approve_review(self, request, queryset):
         self._each(
             request,
@@ -104,7 +113,10 @@ class PaymentAdmin(admin.ModelAdmin):
             "approved",
         )
 
-    @admin.action(description="Reject selected payments in review (money goes back)")
+    @admin.action(
+        description="Reject selected payments in review (money goes back)",
+        permissions=["review_payment"],
+    )
     def reject_review(self, request, queryset):
         self._each(
             request,
@@ -113,7 +125,10 @@ class PaymentAdmin(admin.ModelAdmin):
             "rejected",
         )
 
-    @admin.action(description="Refund what is left of selected payments (no restock)")
+    @admin.action(
+        description="Refund what is left of selected payments (no restock)",
+        permissions=["refund_payment"],
+    )
     def refund_in_full(self, request, queryset):
         self._each(
             request,
@@ -193,8 +208,12 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def body(self, obj):
         return format_html("<pre>{}</pre>", obj.raw_body)
 
+    def has_review_payment_permission(self, request):
+        return request.user.has_perm("payments.review_payment")
+
     @admin.action(
-        description="Process selected events again (processed or refused ones are skipped)"
+        description="Process selected events again (processed or refused ones are skipped)",
+        permissions=["review_payment"],
     )
     def reprocess(self, request, queryset):
         ids = list(queryset.filter(signature_valid=True).values_list("pk", flat=True))
