@@ -14,6 +14,7 @@ from django.dispatch import receiver
 from inventory.models import StockAlert
 from orders.models import Order
 from payments.models import Payment, WebhookEvent
+from payments.signals import webhook_stored
 
 from . import metrics
 
@@ -57,13 +58,17 @@ def _remember_webhook_processed(sender, instance, **kwargs):
 @receiver(post_save, sender=WebhookEvent)
 def count_webhook(sender, instance, created, **kwargs):
     gateway = instance.gateway or "unknown"
-    if created:
-        result = "received" if instance.signature_valid else "refused"
-        _after_commit(lambda: metrics.WEBHOOKS.labels(gateway=gateway, result=result).inc())
+    if created and not instance.signature_valid:  # accepted ones: webhook_stored below
+        _after_commit(lambda: metrics.WEBHOOKS.labels(gateway=gateway, result="refused").inc())
     processed = instance.processed_at is not None
     if processed and not getattr(instance, "_observed_processed", False):
         _after_commit(lambda: metrics.WEBHOOKS.labels(gateway=gateway, result="processed").inc())
     instance._observed_processed = processed
+
+
+@receiver(webhook_stored)
+def count_webhook_received(sender, gateway, **kwargs):
+    _after_commit(lambda: metrics.WEBHOOKS.labels(gateway=gateway, result="received").inc())
 
 
 @receiver(post_save, sender=StockAlert)

@@ -33,6 +33,7 @@ from ..models import (
     RefundStatus,
     WebhookEvent,
 )
+from ..signals import webhook_stored
 from .charges import payment_settle_failed, payment_settle_succeeded
 from .common import P, lock_payment, logger, now
 from .reviews import payment_hold_for_review
@@ -103,6 +104,8 @@ def webhook_receive(
         body=body.decode("utf-8"),
         signature=headers.get(gw.signature_header, "")[:1024],
     )
+    if created:
+        webhook_stored.send(sender=WebhookEvent, gateway=event.gateway, event_id=event.event_id)
     if created or (event.pk and event.processed_at is None):
         transaction.on_commit(_drain_soon)
     return event, created
