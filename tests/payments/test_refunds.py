@@ -8,8 +8,10 @@ from django.core.management import call_command
 
 from orders import services as orders_services
 from orders.models import Order
+from payments.gateways.base import FAILED, RefundResult
+from payments.gateways.dummy import DummyGateway
 from payments.models import Payment, Refund
-from tests.helpers import field_errors
+from tests.helpers import error_code, field_errors
 from tests.payments.factories import CARD_OK, ledger_clean, stock_of
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +191,17 @@ def test_restock_before_shipping_is_refused_cancel_puts_goods_back(paid, product
     assert response.data["code"] == "restock_not_possible"
     assert stock_of(product) == (7, 0, 7)
     assert not Refund.objects.exists()
+
+
+def test_a_refund_the_provider_refuses_answers_502_and_changes_nothing(
+    delivered, order, product, staff_client, monkeypatch
+):
+    monkeypatch.setattr(
+        DummyGateway, "refund", lambda self, **kwargs: RefundResult(FAILED, "dummy_re_refused")
+    )
+    response = refund(staff_client, delivered, amount="5.00", reason="Broken", restock=True)
+    assert (response.status_code, error_code(response)) == (502, "gateway_error")
+    delivered.refresh_from_db()
+    assert (delivered.status, delivered.refunded_amount) == ("succeeded", 0)
+    assert not Refund.objects.exists()
+    assert stock_of(product) == (7, 0, 7)
