@@ -52,6 +52,8 @@ CODE_MESSAGES = {
     "invalid": "A field is missing or wrong; see `fields`.",
     "parse_error": "The body is not valid JSON.",
     "unsupported_media_type": "Send `Content-Type: application/json`.",
+    "bad_request": "The body is malformed (for example a broken multipart body).",
+    "request_too_large": "The body is larger than the server accepts.",
     "not_authenticated": "No `Authorization: Bearer <access token>` header was sent.",
     "token_invalid": "The access token is malformed, or its session has ended: refresh or "
     "log in again.",

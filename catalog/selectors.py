@@ -7,13 +7,19 @@ from .models import Category, Product
 
 
 def category_descendant_ids(*, category: Category) -> list[int]:
-    """Return the ids of the category and of every category below it, in one query."""
+    """Return the ids of the category and of every category below it, in one query.
+
+    Each id is visited once, so the walk ends even if bad data already holds a cycle.
+    """
     children = defaultdict(list)
     for pk, parent_id in Category.objects.values_list("id", "parent_id"):
         children[parent_id].append(pk)
-    found, todo = [], [category.pk]
+    found, seen, todo = [], set(), [category.pk]
     while todo:
         pk = todo.pop()
+        if pk in seen:
+            continue
+        seen.add(pk)
         found.append(pk)
         todo.extend(children.get(pk, ()))
     return found

@@ -87,11 +87,19 @@ def product_thumbnail_make(*, product_id: int) -> bool:
     return True
 
 
-def _check_parent(category: Category, parent: Category | None) -> None:
+def category_check_parent(*, category: Category, parent: Category | None) -> None:
+    """Refuse a parent that is the category itself or sits below it (a cycle)."""
     if parent is None or category.pk is None:
         return
     if parent.pk in category_descendant_ids(category=category):
-        raise ValidationError({"parent": ["A category cannot sit below itself."]})
+        raise ValidationError(
+            {"parent": ["A category cannot sit below itself or below its own sub-categories."]}
+        )
+
+
+def _lock_tree() -> None:
+    """Let one tree change run at a time, so two concurrent moves cannot close a cycle."""
+    list(Category.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -103,8 +111,9 @@ def category_create(*, name: str, slug: str = "", parent: Category | None = None
 
 @transaction.atomic
 def category_update(*, category: Category, **fields) -> Category:
-    if "parent" in fields:
-        _check_parent(category, fields["parent"])
+    if "parent" in fields and fields["parent"] is not None:
+        _lock_tree()
+        category_check_parent(category=category, parent=fields["parent"])
     return _save(category, fields)
 
 

@@ -22,6 +22,7 @@ errors with codes under one key, is the ~20 lines of `_flatten_field_errors`.
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -84,6 +85,14 @@ def exception_handler(exc, context):
         if exc.code in INVALID_TOKEN_CODES:
             headers["WWW-Authenticate"] = _www_authenticate(body["detail"])
         return Response(body, status=exc.http_status, headers=headers or None)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": "The request body is too large.", "code": "request_too_large"},
+            status=413,
+        )
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed multipart body
+        logger.warning("Refused a crafted API request: %s", exc)
+        return Response({"detail": "Malformed request.", "code": "bad_request"}, status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     elif isinstance(exc, Http404):

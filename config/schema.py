@@ -147,7 +147,8 @@ class ShopAutoSchema(AutoSchema):
         """Return the errors that follow from how the view is built, by status."""
         errors: dict[int, list[str]] = {}
         if self._has_body():
-            errors.setdefault(400, []).extend(["invalid", "parse_error"])
+            errors.setdefault(400, []).extend(["invalid", "parse_error", "bad_request"])
+            errors[413] = ["request_too_large"]
             errors[415] = ["unsupported_media_type"]
         if self._has_filters():
             errors.setdefault(400, []).append("invalid")

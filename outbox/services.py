@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import EncodeError
 
 from .models import OutboxMessage
 
@@ -63,10 +64,24 @@ def _task(name: str):
         return app.tasks[name]
 
 
+# Errors that are the message's own (a task renamed or removed by a deploy, arguments the
+# serializer refuses): the broker is fine, so a sweep records them and goes on to the next.
+MESSAGE_ERRORS = (KeyError, EncodeError, TypeError, ValueError)
+
+
+def _remaining_countdown(message: OutboxMessage) -> int:
+    """Return the delay still owed: time spent waiting in the outbox counts towards it."""
+    if not message.countdown:
+        return 0
+    waited = (timezone.now() - message.created_at).total_seconds()
+    return max(0, int(message.countdown - waited))
+
+
 def _publish(message: OutboxMessage) -> None:
     """Hand the message to the broker (or, eager, run it here); raise if the broker refuses."""
     task = _task(message.task_name)
-    options = {"countdown": message.countdown} if message.countdown else {}
+    countdown = _remaining_countdown(message)
+    options = {"countdown": countdown} if countdown else {}
     if _eager():
         task.apply_async(args=message.args, kwargs=message.kwargs, **options)
         return
@@ -126,8 +141,9 @@ def _claim(*, now, limit: int) -> list[OutboxMessage]:
             .order_by("pk")[:limit]
         )
         if rows:
+            # The lease only: an attempt is counted when one fails (_record_failure).
             OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
-                last_attempt_at=now, attempts=F("attempts") + 1
+                last_attempt_at=now
             )
     return rows
 
@@ -137,7 +153,9 @@ def outbox_sweep(*, limit: int = 500, now=None) -> dict[str, int]:
 
     Messages younger than the grace period are left to their own after-commit publish. The
     broker is called with no transaction open; the first refusal stops the sweep (the broker
-    is down) and leaves the rest for the next one.
+    is down) and leaves the rest for the next one. A message that cannot be sent whatever the
+    broker's state (unknown task, unserialisable arguments) is recorded and skipped, so it
+    never holds up the messages behind it.
     """
     now = now or timezone.now()
     sent = failed = 0
@@ -145,6 +163,16 @@ def outbox_sweep(*, limit: int = 500, now=None) -> dict[str, int]:
     for position, message in enumerate(rows):
         try:
             _publish(message)
+        except MESSAGE_ERRORS as exc:
+            failed += 1
+            _record_failure(message, exc)
+            logger.error(
+                "outbox sweep: message %s (%s) cannot be sent: %s; left in the outbox",
+                message.pk,
+                message.task_name,
+                exc,
+            )
+            continue
         except Exception as exc:
             failed += 1
             _record_failure(message, exc)

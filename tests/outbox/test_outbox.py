@@ -113,6 +113,8 @@ def test_sweep_stops_at_the_first_refusal_and_releases_the_rest(broker_down):
     assert counts == {"sent": 0, "failed": 1, "pending": 3}
     released = OutboxMessage.objects.filter(last_attempt_at__isnull=True).count()
     assert released == 2
+    # One attempt each at commit, one more for the message the sweep tried: none counted twice.
+    assert sorted(OutboxMessage.objects.values_list("attempts", flat=True)) == [1, 1, 2]
 
 
 @pytest.mark.postgres
@@ -213,3 +215,96 @@ def test_eager_mode_runs_the_task_after_commit_and_keeps_no_row(
         assert mail.outbox == []
     assert OutboxMessage.objects.count() == 0
     assert [m.to for m in mail.outbox] == [[user.email]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_no_broker_can_take_does_not_hold_up_the_others(monkeypatch):
+    monkeypatch.setattr(services, "_eager", lambda: False)
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, **kw: sent.append(kw["args"]))
+    with transaction.atomic():  # a task renamed by a deploy, then two good ones
+        OutboxMessage.objects.create(task_name="orders.tasks.no_longer_exists", args=[1])
+        OutboxMessage.objects.create(task_name="orders.tasks.order_event_notify", args=[2])
+        OutboxMessage.objects.create(task_name="orders.tasks.order_event_notify", args=[3])
+
+    counts = services.outbox_sweep(now=timezone.now() + LATER)
+
+    assert counts == {"sent": 2, "failed": 1, "pending": 1}
+    assert sent == [[2], [3]]
+    stuck = OutboxMessage.objects.get()
+    assert stuck.task_name == "orders.tasks.no_longer_exists"
+    assert stuck.attempts == 1 and "no_longer_exists" in stuck.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delayed_task_that_waited_in_the_outbox_is_not_delayed_twice(monkeypatch):
+    monkeypatch.setattr(services, "_eager", lambda: False)
+    options = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, **kw: options.append(kw))
+    queued_at = timezone.now() - LATER  # the broker was down for five minutes
+    OutboxMessage.objects.create(
+        task_name="orders.tasks.order_event_notify", args=[1], countdown=600, created_at=queued_at
+    )
+    OutboxMessage.objects.create(
+        task_name="orders.tasks.order_event_notify", args=[2], countdown=60, created_at=queued_at
+    )
+
+    services.outbox_sweep()
+
+    # Ten minutes asked, five already waited; the one-minute delay is long over.
+    first, second = options
+    assert 290 <= first["countdown"] <= 300
+    assert "countdown" not in second
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_command_publishes_and_reports(broker_down):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    services.task_enqueue("orders.tasks.order_event_notify", 1)
+    OutboxMessage.objects.update(created_at=timezone.now() - LATER, last_attempt_at=None)
+    out = StringIO()
+    call_command("outbox_sweep", stdout=out)
+    assert out.getvalue().strip() == "0 sent, 1 failed, 1 still waiting"
+
+    broker_down.undo()
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(services, "_eager", lambda: False)
+    monkey.setattr(Task, "apply_async", lambda self, **kw: None)
+    try:
+        OutboxMessage.objects.update(last_attempt_at=None)
+        out = StringIO()
+        call_command("outbox_sweep", stdout=out)
+    finally:
+        monkey.undo()
+    assert out.getvalue().strip() == "1 sent, 0 failed, 0 still waiting"
+
+
+@pytest.mark.django_db
+def test_send_now_in_the_admin_needs_the_permission_and_publishes(monkeypatch):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    monkeypatch.setattr(services, "_eager", lambda: False)
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, **kw: sent.append(kw["args"]))
+    message = OutboxMessage.objects.create(task_name="orders.tasks.order_event_notify", args=[7])
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_outboxmessage"))
+    client = Client()
+    client.force_login(viewer)
+    form = {"action": "send_now", "_selected_action": [message.pk]}
+
+    listing = client.get("/admin/outbox/outboxmessage/")
+    assert listing.status_code == 200
+    assert b"send_now" not in listing.content
+    client.post("/admin/outbox/outboxmessage/", form)
+    assert sent == [] and OutboxMessage.objects.filter(pk=message.pk).exists()
+
+    viewer.user_permissions.add(Permission.objects.get(codename="change_outboxmessage"))
+    response = client.post("/admin/outbox/outboxmessage/", form, follow=True)
+    assert "1 sent, 0 refused by the broker." in response.content.decode()
+    assert sent == [[7]]
+    assert not OutboxMessage.objects.exists()
