@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from inventory.errors import InsufficientStock
 
 from . import selectors, services
-from .errors import CartItemGone, InvalidTransition, OrdersError
+from .errors import CartItemGone, InvalidTransition, OrdersError, PaymentInProgress
 from .filters import OrderFilter
 from .forms import CartAddForm, CartItemQuantityForm, CheckoutForm
 from .models import OrderStatus
@@ -213,7 +213,7 @@ def order_cancel(request, number):
         raise PermissionDenied("Cancelling someone else's order needs orders.transition_order.")
     try:
         services.order_cancel_unpaid(order=order, actor=request.user)
-    except InvalidTransition as exc:
+    except (InvalidTransition, PaymentInProgress) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Order {order.number} was cancelled.")

@@ -58,6 +58,7 @@ def test_uploading_an_image_through_the_api_queues_the_thumbnail(staff_client):
         "/api/v1/products/", {"sku": "IMG-1", "name": "Pictured", "price": "3.00"}, format="json"
     )
     assert created.status_code == 201, created.json()
+    # The image has its own multipart operation (bodies are JSON everywhere else).
     response = staff_client.post(
         f"/api/v1/products/{created.json()['slug']}/image/",
         {"image": _png((800, 800))},
