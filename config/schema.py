@@ -5,6 +5,7 @@ the ones that follow from how the view is built (see that module's docstring for
 so the schema lists, per operation and status, exactly the codes the API can answer.
 """
 
+from django import forms
 from django.utils.text import capfirst
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
@@ -129,12 +130,18 @@ class ShopAutoSchema(AutoSchema):
         )
 
     def _has_filters(self) -> bool:
-        return (
-            self.method == "GET"
+        """True for a list whose filters can refuse a query parameter (400 `invalid`)."""
+        filterset = getattr(self.view, "filterset_class", None)
+        if not (
+            filterset
+            and self.view.filter_backends
+            and self.method == "GET"
             and self._is_list_view(self.get_response_serializers())
-            and bool(getattr(self.view, "filterset_class", None))
-            and bool(self.view.filter_backends)
-        )
+        ):
+            return False
+        # A yes/no filter takes any value (unknown ones read as "not given"); others refuse.
+        lenient = (forms.BooleanField, forms.NullBooleanField)
+        return any(not issubclass(f.field_class, lenient) for f in filterset.base_filters.values())
 
     def implied_errors(self) -> dict[int, list[str]]:
         """Return the errors that follow from how the view is built, by status."""

@@ -260,7 +260,6 @@ class RefundCreateView(APIView):
                 RestockNotPossible,
                 (404, "not_found", "No such payment."),
                 PaymentNotRefundable,
-                GatewayFailed,
             ),
         },
         description="Refund a payment (staff, payments.refund_payment). A refund of the whole "

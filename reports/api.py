@@ -29,7 +29,10 @@ REPORT_SCHEMA = {
         "start": {"type": "string", "format": "date"},
         "end": {"type": "string", "format": "date"},
         "summary": {"type": "object", "additionalProperties": True},
-        "expiring_days": {"type": "integer", "description": "Inventory report only"},
+        "expiring_days": {
+            "type": "integer",
+            "description": "Inventory report: batches expiring within this many days count.",
+        },
     },
     "required": ["report", "start", "end", "summary"],
     "additionalProperties": {"type": "array", "items": {"type": "object"}},

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from inventory import services
 from inventory.models import Batch, StockAlert, StockMovement
+from tests.helpers import error_code, field_errors
 from tests.inventory.factories import StockItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +196,16 @@ def test_list_endpoints_use_a_fixed_number_of_queries(
         assert len(staff_client.get(MOVEMENTS).json()["results"]) == min(2 * size, 20)
     with django_assert_num_queries(2):
         assert len(staff_client.get(ALERTS).json()["results"]) == size  # low_stock only: 2 left
+
+
+@pytest.mark.parametrize("url", [f"{MOVEMENTS}?product=abc", f"{ALERTS}?state=lost"])
+def test_bad_list_filters_are_field_errors(staff_client, url):
+    response = staff_client.get(url)
+    assert (response.status_code, error_code(response)) == (400, "invalid")
+    assert set(field_errors(response)) == {url.split("?")[1].split("=")[0]}
+
+
+def test_a_yes_no_filter_takes_any_value(staff_client, stocked):
+    stocked(on_hand=3, low_stock_threshold=5)
+    response = staff_client.get(STOCK, {"low": "maybe"})
+    assert response.status_code == 200 and response.json()["count"] == 1

@@ -7,6 +7,7 @@ and the answer must carry that status and one of the codes documented for it:
 - 401 `token_invalid`: a Bearer token that is not one;
 - 403 `permission_denied`: a shopper on a staff operation;
 - 404 `not_found`: an unknown object, or a page past the last;
+- 413 `request_too_large`: a body over DATA_UPLOAD_MAX_MEMORY_SIZE;
 - 415 `unsupported_media_type`: a body sent as text/plain;
 - 429 `throttled`: every rate at zero.
 
@@ -111,6 +112,22 @@ def _send(client, method, url, **kwargs):
 
 def _caller(operation, world):
     return _client(world["staff"]) if operation.get("security") else APIClient()
+
+
+def test_bodies_over_the_upload_limit_answer_413(schema, world, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    big = '{"x": "' + "x" * 4096 + '"}'
+    for path, method, operation, codes in _operations(schema, 413):
+        client = _caller(operation, world)
+        content = operation["requestBody"]["content"]
+        if "application/json" in content:
+            response = _send(
+                client, method, _url(path, world), data=big, content_type="application/json"
+            )
+        else:
+            upload = getattr(client, method)  # multipart: the image upload
+            response = upload(_url(path, world), {"note": "x" * 4096}, format="multipart")
+        _check(response, 413, codes, f"{method.upper()} {path}")
 
 
 def test_bodies_that_are_not_json_answer_415_and_400(schema, world):

@@ -10,6 +10,8 @@ from django.test import TestCase
 from orders import services as orders_services
 from orders.models import Order
 from outbox.models import OutboxMessage
+from payments.gateways.base import FAILED, RefundResult
+from payments.gateways.dummy import DummyGateway
 from payments.models import Payment, Refund
 from tests.helpers import field_errors
 from tests.payments.factories import CARD_OK, ledger_clean, stock_of
@@ -207,3 +209,18 @@ def test_restock_before_shipping_is_refused_cancel_puts_goods_back(paid, product
     assert response.data["code"] == "restock_not_possible"
     assert stock_of(product) == (7, 0, 7)
     assert not Refund.objects.exists()
+
+
+def test_a_refund_the_provider_refuses_is_recorded_as_failed_and_takes_nothing_back(
+    delivered, order, product, staff_client, monkeypatch
+):
+    # The provider is called by a worker after the answer, so a refusal is no error status:
+    # the refund reads `failed` and the payment keeps its money on the books.
+    monkeypatch.setattr(
+        DummyGateway, "refund", lambda self, **kwargs: RefundResult(FAILED, "dummy_re_refused")
+    )
+    response = refund(staff_client, delivered, amount="5.00", reason="Broken")
+    assert response.status_code == 201, response.data
+    assert Refund.objects.get(pk=response.data["id"]).status == "failed"
+    delivered.refresh_from_db()
+    assert delivered.refunded_amount == 0

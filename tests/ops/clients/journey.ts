@@ -41,9 +41,9 @@ export class Session {
       // 401 invalid_credentials, 403 email_not_verified, 429 too_many_attempts | throttled...
       throw new Error(`login failed: ${error.code}: ${error.detail}`);
     }
-    if ("mfa_required" in data) {
-      // 202: a staff account with two-factor authentication; a shopper never gets this.
-      throw new Error("login needs a second factor: POST auth/login/2fa/ with the challenge");
+    if (!("access" in data)) {
+      // 202: staff with two-factor authentication get a challenge first (auth/login/2fa/).
+      throw new Error("a second factor is needed; this journey is a shopper's");
     }
     this.tokens = data;
     return data;
