@@ -2,9 +2,8 @@
 
 import django_filters
 from django import forms
-from django.db.models import Q
-
 from .models import Category, Product
+from .search import product_search
 from .selectors import category_descendant_ids
 
 ORDERING_CHOICES = (
@@ -38,12 +37,8 @@ class ProductFilter(django_filters.FilterSet):
         fields = ("search", "category", "min_price", "max_price", "in_stock", "ordering")
 
     def filter_search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(name__icontains=value) | Q(sku__iexact=value) | Q(description__icontains=value)
-        )
+        # Ranked best match first, unless an `ordering` (applied after this) says otherwise.
+        return product_search(queryset, value.strip())
 
     def filter_category(self, queryset, name, value):
         # is_valid() looked the category up and refused unknown slugs.

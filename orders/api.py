@@ -16,9 +16,10 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from . import selectors, services
+from . import address_book, selectors, services, shipping
 from .filters import OrderFilter
 from .serializers import (
+    AddressSerializer,
     CartItemAddSerializer,
     CartItemSerializer,
     CartItemUpdateSerializer,
@@ -27,6 +28,7 @@ from .serializers import (
     OrderDetailSerializer,
     OrderListSerializer,
     OrderTransitionSerializer,
+    ShippingMethodSerializer,
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -197,7 +199,11 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         responses={
             201: OrderDetailSerializer,
             200: OpenApiResponse(OrderDetailSerializer, "Replay of an earlier request."),
-            400: OpenApiResponse(ERROR, "Bad field, missing Idempotency-Key, or `cart_empty`."),
+            400: OpenApiResponse(
+                ERROR,
+                "Bad field (an unknown `shipping_method`, or one not delivering to the "
+                "address's country), missing Idempotency-Key, or `cart_empty`.",
+            ),
             403: OpenApiResponse(ERROR, "`email_not_verified`."),
             409: OpenApiResponse(
                 ShortStockSerializer,
@@ -236,6 +242,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         order, created = services.order_checkout(
             user=request.user,
             shipping_address=data.validated_data["shipping_address"],
+            shipping_method_id=data.validated_data["shipping_method"],
             idempotency_key=key,
         )
         return self._detail(order, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -270,9 +277,67 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return self._detail(order)
 
 
+# ------------------------------------------------------------------------------
+# Shipping methods and the address book
+# ------------------------------------------------------------------------------
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("country", str, description="Only methods delivering there (ISO)")
+        ]
+    )
+)
+class ShippingMethodViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The active shipping methods, the default (used when checkout names none) first."""
+
+    serializer_class = ShippingMethodSerializer
+    permission_classes = (permissions.AllowAny,)
+    pagination_class = None
+    filter_backends = ()
+
+    def get_queryset(self):
+        country = (self.request.query_params.get("country") or "").upper()[:2]
+        return shipping.shipping_method_list(country=country or None)
+
+
+class AddressViewSet(viewsets.ModelViewSet):
+    """The user's address book; at most one address is the default."""
+
+    serializer_class = AddressSerializer
+    pagination_class = None
+    filter_backends = ()
+    http_method_names = ("get", "post", "patch", "delete", "head", "options")
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.Address.objects.none()
+        return selectors.Address.objects.filter(user=self.request.user).order_by(
+            "-is_default", "-created_at", "-id"
+        )
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        make_default = data.pop("is_default", False)
+        serializer.instance = address_book.address_create(
+            user=self.request.user, data=data, make_default=make_default
+        )
+
+    def perform_update(self, serializer):
+        data = {**serializer.instance.as_shipping_address(), **serializer.validated_data}
+        make_default = data.pop("is_default", False)
+        serializer.instance = address_book.address_update(
+            address=serializer.instance, data=data, make_default=make_default
+        )
+
+    def perform_destroy(self, instance):
+        address_book.address_delete(address=instance)
+
+
 router = SimpleRouter()
 router.register("cart/items", CartItemViewSet, basename="cart-item")
 router.register("orders", OrderViewSet, basename="order")
+router.register("shipping-methods", ShippingMethodViewSet, basename="shipping-method")
+router.register("addresses", AddressViewSet, basename="address")
 
 urlpatterns = [
     path("cart/", CartView.as_view(), name="cart"),
