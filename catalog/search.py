@@ -3,7 +3,9 @@
 On PostgreSQL each word is matched by full-text search (English stemming, words in any order)
 on the stored `search_document`; a word is also widened to the vocabulary words that look like
 it (`SearchTerm`, trigram similarity), so "kenia" finds Kenya. Both lookups use GIN indexes and
-matches are ordered by `ts_rank`. On SQLite (zero set-up runs) every word must appear in the
+matches are ordered by `ts_rank`. A broad word can match a large share of the catalogue, so
+only the first CATALOG_COUNT_LIMIT (+1) matches are ranked: the product list never counts or
+pages past that cap either, and the cost of a search no longer grows with the catalogue. On SQLite (zero set-up runs) every word must appear in the
 name, SKU or description, in any order.
 """
 
@@ -11,7 +13,8 @@ from functools import reduce
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.conf import settings
+from django.db.models import F, Q, QuerySet, Subquery
 
 from .models import Category, Product
 
@@ -74,11 +77,19 @@ def product_search(queryset: QuerySet[Product], text: str) -> QuerySet[Product]:
     corrections = search_term_corrections(terms)
     query = reduce(lambda left, right: left & right, (_word_query(t, corrections) for t in terms))
     text = " ".join(terms)
+    matches = queryset.filter(Q(search_document=query) | Q(sku__in={text, text.upper()}))
+    # Rank at most RANKED_MATCHES + 1 of them (the paginator's cap, plus one so it can tell
+    # there are more): the work stays bounded however broad the word or large the catalogue.
+    candidates = matches.order_by().values("pk")[: _ranked_matches() + 1]
     return (
-        queryset.filter(Q(search_document=query) | Q(sku__in={text, text.upper()}))
+        queryset.filter(pk__in=Subquery(candidates))
         .annotate(search_rank=SearchRank(F("search_document"), query))
         .order_by("-search_rank", "name", "id")
     )
+
+
+def _ranked_matches() -> int:
+    return getattr(settings, "CATALOG_COUNT_LIMIT", 1000)
 
 
 def _product_search_plain(queryset: QuerySet[Product], terms: list[str]) -> QuerySet[Product]:
@@ -101,9 +112,7 @@ def product_search_suggestions(
     if not uses_postgres():
         return list(queryset.filter(name__icontains=terms[0][:4]).order_by("name", "id")[:limit])
     text = " ".join(terms)
-    return list(
-        queryset.filter(name__trigram_similar=text).order_by("name", "id")[:limit]
-    )
+    return list(queryset.filter(name__trigram_similar=text).order_by("name", "id")[:limit])
 
 
 def category_search_suggestions(text: str, *, limit: int = 6) -> list[Category]:

@@ -81,7 +81,7 @@ class ShippingMethod(models.Model):
         multiple=True, blank=True, help_text="Where it ships to. Empty: every country."
     )
     delivery_estimate = models.CharField(
-        max_length=100, blank=True, help_text="Shown to shoppers, e.g. \"2-4 working days\"."
+        max_length=100, blank=True, help_text='Shown to shoppers, e.g. "2-4 working days".'
     )
     active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0, help_text="Lower comes first.")
@@ -257,6 +257,20 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.name}"
 
 
+SHOPPER_NOTES = {
+    OrderStatus.PENDING_PAYMENT: "We received your order and are holding the items for you.",
+    OrderStatus.PAID: "Payment received. Thank you!",
+    OrderStatus.PROCESSING: "We are packing your order.",
+    OrderStatus.SHIPPED: "Your order is on its way.",
+    OrderStatus.DELIVERED: "Your order was delivered.",
+    OrderStatus.EXPIRED: (
+        "The order was cancelled because the payment did not arrive in time. Nothing was charged."
+    ),
+    OrderStatus.REFUNDED: "Your payment was refunded.",
+    OrderStatus.PARTIALLY_REFUNDED: "Part of your payment was refunded.",
+}
+
+
 class OrderEvent(models.Model):
     """One step of an order's history; `from_status` is empty for the order being placed."""
 
@@ -285,6 +299,15 @@ class OrderEvent(models.Model):
 
     def __str__(self):
         return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
+
+    @property
+    def shopper_note(self) -> str:
+        """Return what this step means, in words for the shopper (`note` is for staff)."""
+        if self.to_status == OrderStatus.CANCELLED:
+            if self.from_status == OrderStatus.PENDING_PAYMENT:
+                return "The order was cancelled. Nothing was charged."
+            return "The order was cancelled. Your payment is being refunded."
+        return SHOPPER_NOTES.get(self.to_status, "")
 
 
 class IdempotencyRecord(models.Model):

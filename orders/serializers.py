@@ -1,10 +1,9 @@
 from django.conf import settings
+from django_countries.serializer_fields import CountryField
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-
-from django_countries.serializer_fields import CountryField
 
 from .models import (
     MAX_LINE_QUANTITY,
@@ -85,6 +84,15 @@ class OrderStatusFieldExtension(OpenApiSerializerFieldExtension):
         return component.ref
 
 
+class IsoCountryField(CountryField):
+    """An ISO 3166-1 alpha-2 code (any case); names and other codes are refused, not guessed."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) != 2 or not data.isalpha():
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data.upper())
+
+
 class ShippingAddressSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=200, trim_whitespace=True)
     line1 = serializers.CharField(max_length=200)
@@ -95,7 +103,7 @@ class ShippingAddressSerializer(serializers.Serializer):
         max_length=12,
         error_messages={"invalid": "Enter a valid postal code."},
     )
-    country = CountryField(
+    country = IsoCountryField(
         help_text="ISO 3166-1 alpha-2 country code, e.g. DE (Germany; GE is Georgia).",
         error_messages={"invalid_choice": "Enter an ISO country code, such as DE."},
     )
@@ -132,7 +140,7 @@ class ShippingMethodSerializer(serializers.ModelSerializer):
 
 
 class AddressSerializer(serializers.ModelSerializer):
-    country = CountryField(
+    country = IsoCountryField(
         error_messages={"invalid_choice": "Enter an ISO country code, such as DE."}
     )
     postal_code = serializers.RegexField(

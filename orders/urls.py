@@ -20,9 +20,7 @@ urlpatterns = [
     ),
     path("orders/guest/<str:token>/", views.guest_order_link, name="guest_order_link"),
     path("guest-orders/<str:number>/", views.guest_order_detail, name="guest_order_detail"),
-    path(
-        "guest-orders/<str:number>/cancel/", views.guest_order_cancel, name="guest_order_cancel"
-    ),
+    path("guest-orders/<str:number>/cancel/", views.guest_order_cancel, name="guest_order_cancel"),
     path("account/addresses/", views.address_list, name="address_list"),
     path("account/addresses/<int:address_id>/", views.address_edit, name="address_edit"),
     path(
