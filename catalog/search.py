@@ -5,15 +5,17 @@ on the stored `search_document`; a word is also widened to the vocabulary words 
 it (`SearchTerm`, trigram similarity), so "kenia" finds Kenya. Both lookups use GIN indexes and
 matches are ordered by `ts_rank`. A broad word can match a large share of the catalogue, so
 only the first CATALOG_COUNT_LIMIT (+1) matches are ranked: the product list never counts or
-pages past that cap either, and the cost of a search no longer grows with the catalogue. On SQLite (zero set-up runs) every word must appear in the
-name, SKU or description, in any order.
+pages past that cap either, and the cost of a search no longer grows with the catalogue.
+
+On SQLite (zero set-up runs) every word must appear in the name, SKU or description, in any
+order.
 """
 
 from functools import reduce
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.conf import settings
 from django.db.models import F, Q, QuerySet, Subquery
 
 from .models import Category, Product

@@ -120,7 +120,7 @@ def test_cart_says_how_much_more_buys_free_shipping(client, product, methods):
 def test_checkout_page_offers_the_methods_and_snapshots_the_chosen_one(
     shopper_client, product, methods
 ):
-    standard, express = methods
+    _, express = methods
     shopper_client.post("/cart/add/", {"product": product.pk, "quantity": 1})
     page = shopper_client.get("/checkout/")
     content = page.content.decode()
@@ -154,7 +154,7 @@ def test_a_method_that_does_not_ship_to_the_country_is_refused(shopper_client, p
 def test_api_checkout_takes_a_method_and_defaults_to_the_first_that_ships(
     user_client, product, methods
 ):
-    standard, express = methods
+    _, express = methods
     cart = services.cart_get_or_create(user=user_client.user)
 
     def checkout(body):
