@@ -132,8 +132,10 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     page.wait_for_url("**/checkout/")
     expect(page.get_by_test_id("checkout-total")).to_have_text(money("218.80"))
     page.get_by_role("button", name="Place order").click()
-    name_field = page.locator(".field", has=page.get_by_label("Full name"))
-    expect(name_field.locator(".error")).to_have_count(1)
+    # The name comes from the account; the street is still missing.
+    expect(page.get_by_label("Full name")).to_have_value("Ada Shopper")
+    street_field = page.locator(".field", has=page.get_by_label("Address", exact=True))
+    expect(street_field.locator(".error")).to_have_count(1)
     screenshot(page, "journey-04-checkout-errors")
     assert_sound_page(page, "the checkout page with errors")
     number = check_out(page)
