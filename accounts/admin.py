@@ -60,6 +60,9 @@ class SessionInline(admin.TabularInline):
         return super().get_queryset(request).filter(revoked_at__isnull=True)
 
 
+STAFF_RIGHT_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     add_form = UserCreationForm
@@ -85,6 +88,22 @@ class UserAdmin(BaseUserAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
 
+    def get_readonly_fields(self, request, obj=None):
+        """Only superusers grant rights: others cannot make anyone staff or hand out groups."""
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return (*fields, *STAFF_RIGHT_FIELDS)
+
+    def has_change_permission(self, request, obj=None):
+        """Staff accounts (their password, their sessions) are changed by superusers only."""
+        if obj is not None and obj.is_staff and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("accounts.revoke_session")
+
     def save_model(self, request, obj, form, change):
         deactivated = change and "is_active" in form.changed_data and not obj.is_active
         super().save_model(request, obj, form, change)
@@ -96,6 +115,8 @@ class UserAdmin(BaseUserAdmin):
         if formset.model is not Session:
             return super().save_formset(request, form, formset, change)
         formset.save(commit=False)  # nothing to write; sets what the change message reads
+        if not self.has_revoke_permission(request):
+            return
         ended = 0
         for inline_form in formset.forms:
             if inline_form.cleaned_data.get("revoke") and inline_form.instance.pk:
@@ -105,16 +126,22 @@ class UserAdmin(BaseUserAdmin):
         if ended:
             self.message_user(request, f"{ended} session(s) ended.")
 
-    @admin.action(description="Deactivate selected users (ends their sessions)")
+    @admin.action(
+        description="Deactivate selected users (ends their sessions)", permissions=("change",)
+    )
     def deactivate(self, request, queryset):
+        if not request.user.is_superuser:
+            queryset = queryset.filter(is_staff=False)
         count = 0
         for user in queryset:
             services.user_deactivate(user=user, actor=request.user)
             count += 1
         self.message_user(request, f"{count} user(s) deactivated.")
 
-    @admin.action(description="End every session of the selected users")
+    @admin.action(description="End every session of the selected users", permissions=("revoke",))
     def revoke_sessions(self, request, queryset):
+        if not request.user.is_superuser:
+            queryset = queryset.filter(is_staff=False)
         ended = sum(
             services.sessions_revoke_for_user(user=user, reason="staff", actor=request.user)
             for user in queryset
@@ -173,10 +200,12 @@ class SessionAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in Session._meta.fields]
 
     def has_revoke_permission(self, request):
-        return request.user.has_perm("accounts.change_session")
+        return request.user.has_perm("accounts.revoke_session")
 
     @admin.action(description="Revoke selected sessions", permissions=("revoke",))
     def revoke(self, request, queryset):
+        if not request.user.is_superuser:  # staff sessions are ended by superusers
+            queryset = queryset.filter(user__is_staff=False)
         ended = sum(
             services.session_revoke(session_id=pk, reason="staff", actor=request.user)
             for pk in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True)

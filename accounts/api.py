@@ -3,13 +3,26 @@
 import uuid
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .errors import SessionNotFound
+from .api_codes import PasswordResetCodeView, VerifyEmailCodeView
+from .client import Client, client_from_request
+from .errors import (
+    EmailNotVerified,
+    InvalidCredentials,
+    InvalidToken,
+    SessionNotFound,
+    TokenExpired,
+    TokenInvalid,
+    TokenReused,
+    TokenRotated,
+    TooManyAttempts,
+)
+from .openapi import api_errors
 from .serializers import (
     DetailSerializer,
     EmailSerializer,
@@ -26,8 +39,8 @@ from .serializers import (
 )
 
 
-def _client(request) -> services.Client:
-    return services.Client.from_request(request)
+def _client(request) -> Client:
+    return client_from_request(request)
 
 
 def _current_session_id(request) -> str | None:
@@ -52,6 +65,7 @@ class RegisterView(AnonymousAPIView):
     throttle_scope = "register"
 
     @extend_schema(
+        summary="Register an account",
         request=RegisterSerializer,
         responses={201: DetailSerializer},
         description="Create an account and mail a verification link. A taken email gets the "
@@ -70,8 +84,9 @@ class VerifyEmailView(AnonymousAPIView):
     throttle_scope = "register"
 
     @extend_schema(
+        summary="Confirm an email address",
         request=TokenSerializer,
-        responses={200: DetailSerializer, 400: OpenApiResponse(description="invalid_token")},
+        responses={200: DetailSerializer, **api_errors(InvalidToken)},
     )
     def post(self, request):
         data = _valid(TokenSerializer, request)
@@ -82,7 +97,11 @@ class VerifyEmailView(AnonymousAPIView):
 class VerifyEmailResendView(AnonymousAPIView):
     throttle_scope = "register"
 
-    @extend_schema(request=EmailSerializer, responses={202: DetailSerializer})
+    @extend_schema(
+        summary="Send the confirmation email again",
+        request=EmailSerializer,
+        responses={202: DetailSerializer},
+    )
     def post(self, request):
         data = _valid(EmailSerializer, request)
         services.verification_resend(email=data["email"], client=_client(request))
@@ -96,12 +115,11 @@ class LoginView(AnonymousAPIView):
     throttle_scope = "login"
 
     @extend_schema(
+        summary="Log in: get an access and a refresh token",
         request=LoginSerializer,
         responses={
             200: TokenPairSerializer,
-            401: OpenApiResponse(description="invalid_credentials"),
-            403: OpenApiResponse(description="email_not_verified"),
-            429: OpenApiResponse(description="too_many_attempts (Retry-After)"),
+            **api_errors(InvalidCredentials, EmailNotVerified, TooManyAttempts),
         },
     )
     def post(self, request):
@@ -114,11 +132,14 @@ class RefreshView(AnonymousAPIView):
     throttle_scope = "refresh"
 
     @extend_schema(
+        summary="Refresh: trade the refresh token for a new pair",
         request=RefreshSerializer,
         responses={
             200: TokenPairSerializer,
-            401: OpenApiResponse(description="token_invalid, token_reused or token_rotated"),
+            **api_errors(TokenInvalid, TokenExpired, TokenReused, TokenRotated),
         },
+        description="The refresh token is good once. Refresh once for many concurrent calls "
+        "and retry them with the new access token; see the top of this page.",
     )
     def post(self, request):
         data = _valid(RefreshSerializer, request)
@@ -129,7 +150,16 @@ class RefreshView(AnonymousAPIView):
 class LogoutView(APIView):
     permission_classes = (permissions.AllowAny,)
 
-    @extend_schema(request=LogoutSerializer, responses={204: None})
+    @extend_schema(
+        summary="Log out this device",
+        request=LogoutSerializer,
+        responses={
+            204: None,
+            **api_errors(TokenInvalid, TokenExpired, exceptions.NotAuthenticated),
+        },
+        description="With an access token: ends its session. Without one: send the refresh "
+        "token to end that token's session.",
+    )
     def post(self, request):
         session_id = _current_session_id(request)
         if session_id:
@@ -144,14 +174,14 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(summary="Log out every device", request=None, responses={204: None})
     def post(self, request):
         services.logout_all(user=request.user, client=_client(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SessionListView(APIView):
-    @extend_schema(responses={200: SessionSerializer(many=True)})
+    @extend_schema(summary="List my active sessions", responses={200: SessionSerializer(many=True)})
     def get(self, request):
         sessions = selectors.session_list_active(user=request.user)
         serializer = SessionSerializer(
@@ -161,7 +191,9 @@ class SessionListView(APIView):
 
 
 class SessionDetailView(APIView):
-    @extend_schema(responses={204: None, 404: OpenApiResponse(description="not_found")})
+    @extend_schema(
+        summary="End one of my sessions", responses={204: None, **api_errors(SessionNotFound)}
+    )
     def delete(self, request, session_id: str):
         try:
             session_uuid = uuid.UUID(session_id)
@@ -174,11 +206,13 @@ class SessionDetailView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: UserSerializer})
+    @extend_schema(summary="Get my account", responses={200: UserSerializer})
     def get(self, request):
         return Response(UserSerializer(request.user).data)
 
-    @extend_schema(request=UserSerializer, responses={200: UserSerializer})
+    @extend_schema(
+        summary="Update my name", request=UserSerializer, responses={200: UserSerializer}
+    )
     def patch(self, request):
         serializer = UserSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -187,7 +221,11 @@ class MeView(APIView):
 
 
 class PasswordChangeView(APIView):
-    @extend_schema(request=PasswordChangeSerializer, responses={204: None})
+    @extend_schema(
+        summary="Change my password (ends my other sessions)",
+        request=PasswordChangeSerializer,
+        responses={204: None},
+    )
     def post(self, request):
         data = _valid(PasswordChangeSerializer, request)
         services.password_change(
@@ -203,7 +241,11 @@ class PasswordChangeView(APIView):
 class PasswordResetView(AnonymousAPIView):
     throttle_scope = "password_reset"
 
-    @extend_schema(request=EmailSerializer, responses={202: DetailSerializer})
+    @extend_schema(
+        summary="Ask for a password reset email",
+        request=EmailSerializer,
+        responses={202: DetailSerializer},
+    )
     def post(self, request):
         data = _valid(EmailSerializer, request)
         services.password_reset_request(email=data["email"], client=_client(request))
@@ -217,8 +259,9 @@ class PasswordResetConfirmView(AnonymousAPIView):
     throttle_scope = "password_reset"
 
     @extend_schema(
+        summary="Set a new password with the emailed token",
         request=PasswordResetConfirmSerializer,
-        responses={204: None, 400: OpenApiResponse(description="invalid_token or field errors")},
+        responses={204: None, **api_errors(InvalidToken)},
     )
     def post(self, request):
         data = _valid(PasswordResetConfirmSerializer, request)
@@ -238,6 +281,12 @@ urlpatterns = [
         "auth/verify-email/resend/",
         VerifyEmailResendView.as_view(),
         name="auth-verify-email-resend",
+    ),
+    path("auth/verify-email/code/", VerifyEmailCodeView.as_view(), name="auth-verify-email-code"),
+    path(
+        "auth/password/reset/code/",
+        PasswordResetCodeView.as_view(),
+        name="auth-password-reset-code",
     ),
     path("auth/login/", LoginView.as_view(), name="auth-login"),
     path("auth/refresh/", RefreshView.as_view(), name="auth-refresh"),

@@ -28,10 +28,12 @@ class SessionTokenAuthentication(authentication.BaseAuthentication):
         try:
             raw = header[1].decode("ascii")
             claims = tokens.token_decode(raw=raw, token_class=tokens.AccessToken)
-        except (UnicodeDecodeError, TokenInvalid) as exc:
+        except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(
                 TokenInvalid.default_message, code="token_invalid"
             ) from exc
+        except TokenInvalid as exc:  # token_expired or token_invalid
+            raise exceptions.AuthenticationFailed(str(exc), code=exc.code) from exc
         check = selectors.session_check(session_id=claims["sid"], user_id=claims["user_id"])
         if check is None:
             raise exceptions.AuthenticationFailed(

@@ -17,6 +17,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
+from outbox.services import task_enqueue
+
 from .errors import InvalidToken
 from .models import User, email_normalize
 
@@ -33,9 +35,8 @@ def email_change_token_make(*, user: User, new_email: str) -> str:
 
 
 def _queue(kind: str, user_id: int, address: str, new_email: str, link: str = "") -> None:
-    transaction.on_commit(
-        lambda: email_change_mail_send.delay(kind, user_id, address, new_email, link)
-    )
+    # Through the outbox: queued in this transaction, sent to the broker after the commit.
+    task_enqueue("accounts.tasks.email_change_mail_send", kind, user_id, address, new_email, link)
 
 
 @transaction.atomic

@@ -51,7 +51,14 @@ class TokenError(AccountsError):
 
 class TokenInvalid(TokenError):
     code = "token_invalid"
-    default_message = "The token is expired, malformed or its session has ended."
+    default_message = "The token is malformed or its session has ended."
+
+
+class TokenExpired(TokenInvalid):
+    """A well-formed token past its `exp`: refresh (an access token) or log in (a refresh)."""
+
+    code = "token_expired"
+    default_message = "The token has expired."
 
 
 class TokenReused(TokenError):
@@ -70,6 +77,14 @@ class InvalidToken(AccountsError):
     code = "invalid_token"
     http_status = 400
     default_message = "The link is invalid or has expired."
+
+
+class InvalidCode(AccountsError):
+    """A wrong, used, expired or worn-out (too many tries) 6-digit email code."""
+
+    code = "invalid_code"
+    http_status = 400
+    default_message = "The code is wrong or has expired; ask for a new email."
 
 
 class SessionNotFound(AccountsError):

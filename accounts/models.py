@@ -104,6 +104,7 @@ class Session(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+        permissions = [("revoke_session", "Can revoke another person's session")]
         indexes = [
             # Active sessions of a user, newest first (sessions list, revoke all).
             models.Index(

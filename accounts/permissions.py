@@ -53,6 +53,7 @@ def require_perms_by_method(
 
     class HasPermsForMethod(permissions.BasePermission):
         required = table
+        anonymous_read = safe_allowed  # the OpenAPI schema: reads need no login
 
         def has_permission(self, request, view):
             if safe_allowed and request.method in permissions.SAFE_METHODS:

@@ -1,8 +1,9 @@
 """Reads for accounts: the session check behind every authenticated request, and lists.
 The session check reads Redis first: `accounts:session:<sid>` holds `{"uid", "exp"}` for
-an active session and `accounts:user:<uid>` the user's snapshot, both fetched in one
-round trip. A miss (or the `stale` marker a revocation leaves) reads the database once
-and refills with `add`, so a refill never overwrites what a revocation just wrote.
+an active session and `accounts:user:<uid>` the user's snapshot (with a staff member's
+permissions), both fetched in one round trip. A miss (or the `stale` marker a revocation
+leaves) reads the database once and refills with `add`, so a refill never overwrites what a
+revocation just wrote.
 """
 
 import logging
@@ -10,8 +11,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .models import AuthEvent, Session, User
@@ -48,14 +50,41 @@ def seen_cache_key(session_id) -> str:
     return f"accounts:seen:{session_id}"
 
 
+def user_permission_names(user: User) -> list[str]:
+    """Return the user's permissions (own and through groups) as sorted `app.codename`.
+
+    Only staff permissions mean anything (`is_staff` gates every staff check), so shoppers,
+    inactive users and superusers (who hold every permission) cost no query.
+    """
+    if not (user.is_staff and user.is_active) or user.is_superuser:
+        return []
+    rows = (
+        Permission.objects.filter(Q(user=user) | Q(group__user=user))
+        .values_list("content_type__app_label", "codename")
+        .distinct()
+    )
+    return sorted(f"{app}.{codename}" for app, codename in rows)
+
+
 def user_snapshot(user: User) -> dict:
-    return {name: getattr(user, name) for name in SNAPSHOT_FIELDS}
+    """The cached form of a user: the snapshot fields plus the staff permissions."""
+    snapshot = {name: getattr(user, name) for name in SNAPSHOT_FIELDS}
+    snapshot["perms"] = user_permission_names(user)
+    return snapshot
 
 
 def user_from_snapshot(snapshot: dict) -> User:
-    """Build a User from its snapshot; other fields stay deferred (loaded on access)."""
+    """Build a User from its snapshot; other fields stay deferred (loaded on access).
+
+    For staff the permissions come from the snapshot too (ModelBackend reads `_perm_cache`
+    before querying), so `has_perm` in a staff endpoint costs no query.
+    """
     names = [f.attname for f in User._meta.concrete_fields if f.attname in snapshot]
-    return User.from_db("default", names, [snapshot[name] for name in names])
+    user = User.from_db("default", names, [snapshot[name] for name in names])
+    perms = snapshot.get("perms")
+    if perms is not None and user.is_staff:
+        user._perm_cache = set(perms)
+    return user
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,4 @@
+from django.utils import timezone
 from rest_framework import serializers
 
 from .models import Session
@@ -51,7 +52,24 @@ class TokenPairSerializer(serializers.Serializer):
     session_id = serializers.UUIDField()
     access_expires_at = serializers.DateTimeField()
     refresh_expires_at = serializers.DateTimeField()
+    expires_in = serializers.SerializerMethodField(
+        help_text="Seconds until the access token expires (RFC 6749); refresh before then. "
+        "Relative, so a device with a wrong clock still refreshes on time."
+    )
+    refresh_expires_in = serializers.SerializerMethodField(
+        help_text="Seconds until the refresh token expires; log in again after."
+    )
     user = UserSerializer()
+
+    def get_expires_in(self, pair) -> int:
+        return _seconds_until(pair.access_expires_at)
+
+    def get_refresh_expires_in(self, pair) -> int:
+        return _seconds_until(pair.refresh_expires_at)
+
+
+def _seconds_until(moment) -> int:
+    return max(0, int((moment - timezone.now()).total_seconds()))
 
 
 class RefreshSerializer(serializers.Serializer):

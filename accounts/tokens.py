@@ -13,10 +13,11 @@ from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.utils.crypto import constant_time_compare
 from django.utils.http import base36_to_int
 from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import ExpiredTokenError
 from rest_framework_simplejwt.exceptions import TokenError as SimpleJWTTokenError
 from rest_framework_simplejwt.tokens import Token
 
-from .errors import TokenInvalid
+from .errors import TokenExpired, TokenInvalid
 
 ALGORITHM = "HS256"
 
@@ -68,11 +69,16 @@ def token_issue(*, token_class, user_id: int, session_id, expires_at: datetime) 
 
 
 def token_decode(*, raw: str, token_class) -> dict:
-    """Verify signature, algorithm, expiry, issuer, audience and type; return the claims."""
+    """Verify signature, algorithm, expiry, issuer, audience and type; return the claims.
+
+    An expired token raises TokenExpired (a TokenInvalid), anything else TokenInvalid.
+    """
     if not isinstance(raw, str) or not raw or len(raw) > 4096:
         raise TokenInvalid()
     try:
         token = token_class(raw)
+    except ExpiredTokenError as exc:
+        raise TokenExpired() from exc
     except SimpleJWTTokenError as exc:
         raise TokenInvalid() from exc
     return token.payload

@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
+from .client import Client, client_from_request
 from .errors import (
     EmailNotVerified,
     InvalidCredentials,
@@ -36,8 +37,8 @@ from .middleware import WEB_SESSION_KEY
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def _client(request) -> services.Client:
-    return services.Client.from_request(request)
+def _client(request) -> Client:
+    return client_from_request(request)
 
 
 def _form_page(request, form, *, title, submit, intro="", status=200, extra=None):

@@ -7,16 +7,29 @@ from .models import Category, Product
 
 
 def category_descendant_ids(*, category: Category) -> list[int]:
-    """Return the ids of the category and of every category below it, in one query."""
+    """Return the ids of the category and of every category below it, in one query.
+
+    Each id is visited once, so the walk ends even if bad data already holds a cycle.
+    """
     children = defaultdict(list)
     for pk, parent_id in Category.objects.values_list("id", "parent_id"):
         children[parent_id].append(pk)
-    found, todo = [], [category.pk]
+    found, seen, todo = [], set(), [category.pk]
     while todo:
         pk = todo.pop()
+        if pk in seen:
+            continue
+        seen.add(pk)
         found.append(pk)
         todo.extend(children.get(pk, ()))
     return found
+
+
+def sees_inactive(user) -> bool:
+    """Staff with catalog.view_product see inactive products too; everyone else does not."""
+    return bool(
+        user and user.is_authenticated and user.is_staff and user.has_perm("catalog.view_product")
+    )
 
 
 def category_list() -> QuerySet[Category]:

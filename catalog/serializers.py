@@ -17,7 +17,8 @@ class ProductSerializer(serializers.ModelSerializer):
     )
     slug = serializers.SlugField(max_length=160, required=False)
     available = serializers.SerializerMethodField()
-    image = serializers.ImageField(required=False, allow_null=True)
+    # Uploaded on its own (multipart): POST products/{slug}/image/.
+    image = serializers.ImageField(read_only=True, allow_null=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
 
     class Meta:
@@ -32,3 +33,7 @@ class ProductDetailSerializer(ProductSerializer):
     class Meta(ProductSerializer.Meta):
         fields = (*ProductSerializer.Meta.fields, "description", "active", "created_at")
         read_only_fields = ("created_at",)
+
+
+class ProductImageSerializer(serializers.Serializer):
+    image = serializers.ImageField(help_text="A JPEG, PNG or WebP picture of the product.")

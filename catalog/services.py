@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.text import slugify
 
+from outbox.services import task_enqueue
+
 from .errors import CategoryInUse, ProductInUse
 from .models import Category, Product
 from .selectors import category_descendant_ids
@@ -35,10 +37,7 @@ def _save(instance, fields: dict):
 
 
 def _queue_thumbnail(product: Product) -> None:
-    from .tasks import product_thumbnail_make  # tasks import services; import here, not at top
-
-    product_id = product.pk
-    transaction.on_commit(lambda: product_thumbnail_make.delay(product_id))
+    task_enqueue("catalog.tasks.product_thumbnail_make", product.pk)
 
 
 @transaction.atomic
@@ -88,11 +87,19 @@ def product_thumbnail_make(*, product_id: int) -> bool:
     return True
 
 
-def _check_parent(category: Category, parent: Category | None) -> None:
+def category_check_parent(*, category: Category, parent: Category | None) -> None:
+    """Refuse a parent that is the category itself or sits below it (a cycle)."""
     if parent is None or category.pk is None:
         return
     if parent.pk in category_descendant_ids(category=category):
-        raise ValidationError({"parent": ["A category cannot sit below itself."]})
+        raise ValidationError(
+            {"parent": ["A category cannot sit below itself or below its own sub-categories."]}
+        )
+
+
+def _lock_tree() -> None:
+    """Let one tree change run at a time, so two concurrent moves cannot close a cycle."""
+    list(Category.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -104,8 +111,9 @@ def category_create(*, name: str, slug: str = "", parent: Category | None = None
 
 @transaction.atomic
 def category_update(*, category: Category, **fields) -> Category:
-    if "parent" in fields:
-        _check_parent(category, fields["parent"])
+    if "parent" in fields and fields["parent"] is not None:
+        _lock_tree()
+        category_check_parent(category=category, parent=fields["parent"])
     return _save(category, fields)
 
 

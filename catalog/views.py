@@ -6,13 +6,9 @@ from .filters import ProductFilter
 from .pagination import CappedPaginator
 
 
-def _is_staff(request) -> bool:
-    return request.user.is_authenticated and request.user.is_staff
-
-
 def product_list(request):
     """The shop front: search, filter by category and price, sort, paginate."""
-    include_inactive = _is_staff(request)
+    include_inactive = selectors.sees_inactive(request.user)
     filterset = ProductFilter(
         request.GET or None, queryset=selectors.product_list(include_inactive=include_inactive)
     )
@@ -45,7 +41,9 @@ def product_list(request):
 
 
 def product_detail(request, slug):
-    product = selectors.product_get_visible(slug=slug, include_inactive=_is_staff(request))
+    product = selectors.product_get_visible(
+        slug=slug, include_inactive=selectors.sees_inactive(request.user)
+    )
     if product is None:
         raise Http404("No such product.")
     return render(request, "catalog/product_detail.html", {"product": product})

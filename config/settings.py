@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +24,19 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # ------------------------------------------------------------------------------
 DJANGO_ENV = env("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
+
+# The zero-set-up fallbacks (SQLite, a per-process cache, eager Celery) are wrong with more
+# than one process: revocations, lockouts and throttles would live in one worker only.
+# Production names what it lacks and stops instead of quietly falling back.
+REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+if PRODUCTION:
+    _missing = [name for name in REQUIRED_IN_PRODUCTION if not env(name, default="")]
+    if _missing:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs "
+            + ", ".join(_missing)
+            + " (no SQLite, local-memory cache or eager Celery fallback in production)."
+        )
 
 if PRODUCTION:
     SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing secret fails at start
@@ -37,6 +52,10 @@ ALLOWED_HOSTS = env.list(
     default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"],
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Proxies in front of the app whose X-Forwarded-For hops are believed (accounts.client):
+# a count of proxies, or their networks. Neither: REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SHOP_NAME = env("SHOP_NAME", default="Django Shop")
 
@@ -54,7 +73,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts.
+    "corsheaders",
+    "csp",
+    # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
+    "outbox",
     "accounts",
     "catalog",
     "inventory",
@@ -64,7 +86,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.CraftedInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, so a preflight is answered before any redirect.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,6 +97,7 @@ MIDDLEWARE = [
     "accounts.middleware.SessionCheckMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -200,18 +226,26 @@ REST_FRAMEWORK = {
         "accounts.authentication.SessionTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Our JSON parser limits nesting (API_JSON_MAX_DEPTH); form and multipart as DRF's default.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only; the product image upload adds multipart on that viewset alone.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "accounts.throttling.AnonRateThrottle",
+        "accounts.throttling.UserRateThrottle",
+        "accounts.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="600/min"),
@@ -228,9 +262,12 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
 }
 
+# JSON request bodies nested deeper than this are refused with 400 `parse_error`.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Django Shop API",
-    "DESCRIPTION": "Catalog, cart, checkout, orders, inventory, payments and auth sessions.",
+    "DESCRIPTION": (BASE_DIR / "config" / "api_description.md").read_text(),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -240,9 +277,39 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api.add_error_responses",
+        "config.api.add_error_components",
+    ],
+    "TAGS": [
+        {"name": "auth", "description": "Log in, refresh, sessions, account and passwords."},
+        {"name": "categories", "description": "The category tree (anyone reads)."},
+        {"name": "products", "description": "The catalog (anyone reads; staff write)."},
+        {"name": "cart", "description": "The signed-in shopper's cart."},
+        {"name": "orders", "description": "Checkout, order history, cancel, staff moves."},
+        {"name": "payments", "description": "Paying orders, refunds, provider webhooks."},
+        {"name": "inventory", "description": "Stock, the ledger and alerts (staff)."},
     ],
 }
+
+# ------------------------------------------------------------------------------
+# Clients on other origins (SPA, mobile web views)
+# ------------------------------------------------------------------------------
+# Only these origins get CORS headers, and only under /api/. Bearer tokens, not cookies.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("retry-after", "www-authenticate")
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+# Links in emails, per purpose: `{token}`, `{uid}`, `{number}` are filled in. Empty: the
+# shop's own pages under SITE_URL (or FRONTEND_URL's routes when that is set).
+FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
+EMAIL_LINK_VERIFY = env("EMAIL_LINK_VERIFY", default="")
+EMAIL_LINK_RESET = env("EMAIL_LINK_RESET", default="")
+EMAIL_LINK_ORDER = env("EMAIL_LINK_ORDER", default="")
+# 6-digit codes for apps that cannot open links: lifetime and wrong tries allowed per code.
+EMAIL_CODE_MINUTES = env.int("EMAIL_CODE_MINUTES", default=15)
+EMAIL_CODE_MAX_ATTEMPTS = env.int("EMAIL_CODE_MAX_ATTEMPTS", default=5)
 
 # ------------------------------------------------------------------------------
 # Celery
@@ -259,7 +326,26 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker killed mid-task gives the task back to the broker (tasks are safe to run twice).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Publishing after commit happens inside the request: a slow or absent broker must cost at
+# most these seconds, after which the task waits in the outbox for the sweep.
+OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = OUTBOX_PUBLISH_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": OUTBOX_PUBLISH_TIMEOUT,
+    "socket_timeout": OUTBOX_PUBLISH_TIMEOUT,
+    "max_retries": 0,
+}
+# The sweep leaves messages younger than the grace period to their own after-commit publish,
+# and leases what it takes for LEASE seconds so two sweeps never send one message at once.
+OUTBOX_SWEEP_GRACE_SECONDS = env.int("OUTBOX_SWEEP_GRACE_SECONDS", default=30)
+OUTBOX_SWEEP_LEASE_SECONDS = env.int("OUTBOX_SWEEP_LEASE_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "outbox.tasks.outbox_sweep",
+        "schedule": timedelta(minutes=1),
+    },
     "inventory-release-expired-reservations": {
         "task": "inventory.tasks.reservations_release_expired",
         "schedule": timedelta(minutes=1),
@@ -362,6 +448,24 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): everything from our own origin, nothing inline.
+# The pages, the admin and the API docs (Swagger UI from drf-spectacular-sidecar, its
+# start script served as a file) need no inline script or style; the browser suite fails
+# on any violation. `data:` images are Swagger UI's and the admin's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

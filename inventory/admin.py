@@ -1,6 +1,7 @@
 """Admin for stock: levels with their read-only ledger, receive/adjust pages, alerts."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -103,6 +104,21 @@ class StockItemAdmin(admin.ModelAdmin):
     def available_units(self, item):
         return item.available
 
+    def get_list_display(self, request):
+        if self.has_adjust_permission(request):
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "stock_links")
+
+    def has_adjust_permission(self, request):
+        return request.user.has_perm("inventory.adjust_stock")
+
+    def has_alerts_permission(self, request):
+        return request.user.has_perm("inventory.change_stockalert")
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["can_adjust_stock"] = self.has_adjust_permission(request)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     @admin.display(description="")
     def stock_links(self, item):
         return format_html(
@@ -122,7 +138,9 @@ class StockItemAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Re-evaluate stock alerts of the selected items")
+    @admin.action(
+        description="Re-evaluate stock alerts of the selected items", permissions=("alerts",)
+    )
     def evaluate_alerts(self, request, queryset):
         counts = services.stock_alerts_evaluate(
             stock_item_ids=list(queryset.values_list("pk", flat=True))
@@ -164,9 +182,9 @@ class StockItemAdmin(admin.ModelAdmin):
         )
 
     def _stock_form_view(self, request, pk, *, form_class, title, apply, done):
+        if not self.has_adjust_permission(request):
+            raise PermissionDenied("Receiving and adjusting stock needs inventory.adjust_stock.")
         item = get_object_or_404(StockItem.objects.select_related("product"), pk=pk)
-        if not self.has_change_permission(request, item):
-            return redirect("admin:index")
         form = form_class(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -246,7 +264,10 @@ class StockAlertAdmin(ReadOnlyAdmin):
     def product(self, alert):
         return alert.stock_item.product
 
-    @admin.action(description="Acknowledge the selected alerts")
+    def has_acknowledge_permission(self, request):
+        return request.user.has_perm("inventory.change_stockalert")
+
+    @admin.action(description="Acknowledge the selected alerts", permissions=("acknowledge",))
     def acknowledge(self, request, queryset):
         count = 0
         for alert in queryset.filter(state=StockAlert.State.OPEN):

@@ -1,12 +1,16 @@
 """Staff-only inventory API: stock levels, receiving and adjusting, the ledger and alerts."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, permissions, routers, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, routers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.openapi import api_errors
+from accounts.permissions import require_perms
+
 from . import selectors, services
+from .errors import InsufficientStock, InvalidQuantity
 from .filters import StockAlertFilter, StockItemFilter, StockMovementFilter
 from .serializers import (
     StockAdjustSerializer,
@@ -16,20 +20,19 @@ from .serializers import (
     StockReceiveSerializer,
 )
 
-ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-class IsStaff(permissions.BasePermission):
-    """Staff only: anonymous callers get 401, shoppers 403."""
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+# Staff only, each endpoint naming its permission: anonymous callers get 401, shoppers and
+# staff without it 403 `permission_denied`.
+CAN_VIEW_STOCK = require_perms("inventory.view_stockitem")
+CAN_ADJUST_STOCK = require_perms("inventory.view_stockitem", "inventory.adjust_stock")
+CAN_VIEW_LEDGER = require_perms("inventory.view_stockmovement")
+CAN_VIEW_ALERTS = require_perms("inventory.view_stockalert")
+CAN_ACKNOWLEDGE_ALERTS = require_perms("inventory.view_stockalert", "inventory.change_stockalert")
 
 
 class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Stock levels per product; `?low=true` lists those at or below their threshold."""
 
-    permission_classes = (IsStaff,)
+    permission_classes = (CAN_VIEW_STOCK,)
     serializer_class = StockItemSerializer
     filter_backends = (DjangoFilterBackend,)
     filterset_class = StockItemFilter
@@ -39,10 +42,11 @@ class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return selectors.stock_item_list()
 
     @extend_schema(
+        summary="Receive stock",
         request=StockReceiveSerializer,
-        responses={200: StockItemSerializer, 400: OpenApiResponse(ERROR, "Invalid quantity")},
+        responses={200: StockItemSerializer, **api_errors(InvalidQuantity)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_ADJUST_STOCK])
     def receive(self, request, pk=None):
         """Put received units on the shelf, optionally as a batch with an expiry date."""
         item = self.get_object()
@@ -52,13 +56,11 @@ class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response(StockItemSerializer(item).data)
 
     @extend_schema(
+        summary="Adjust stock on hand",
         request=StockAdjustSerializer,
-        responses={
-            200: StockItemSerializer,
-            409: OpenApiResponse(ERROR, "insufficient_stock: it would go below what is reserved"),
-        },
+        responses={200: StockItemSerializer, **api_errors(InvalidQuantity, InsufficientStock)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_ADJUST_STOCK])
     def adjust(self, request, pk=None):
         """Correct on_hand by a signed delta with a reason; never below what is reserved."""
         item = self.get_object()
@@ -71,7 +73,7 @@ class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 class StockMovementViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The stock ledger, newest first; `?product=<id>` narrows it to one product."""
 
-    permission_classes = (IsStaff,)
+    permission_classes = (CAN_VIEW_LEDGER,)
     serializer_class = StockMovementSerializer
     filter_backends = (DjangoFilterBackend,)
     filterset_class = StockMovementFilter
@@ -83,7 +85,7 @@ class StockMovementViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class StockAlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Stock alerts, newest first; `?state=open` lists the ones nobody has seen yet."""
 
-    permission_classes = (IsStaff,)
+    permission_classes = (CAN_VIEW_ALERTS,)
     serializer_class = StockAlertSerializer
     filter_backends = (DjangoFilterBackend,)
     filterset_class = StockAlertFilter
@@ -92,8 +94,10 @@ class StockAlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.stock_alert_list()
 
-    @extend_schema(request=None, responses={200: StockAlertSerializer})
-    @action(detail=True, methods=["post"])
+    @extend_schema(
+        summary="Acknowledge an alert", request=None, responses={200: StockAlertSerializer}
+    )
+    @action(detail=True, methods=["post"], permission_classes=[CAN_ACKNOWLEDGE_ALERTS])
     def acknowledge(self, request, pk=None):
         """Mark the alert as seen; it stays unresolved until the stock recovers."""
         alert = services.stock_alert_acknowledge(alert=self.get_object(), actor=request.user)

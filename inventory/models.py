@@ -16,6 +16,7 @@ class StockItem(models.Model):
 
     class Meta:
         ordering = ("product_id",)
+        permissions = [("adjust_stock", "Can receive and adjust stock")]
         constraints = [
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="inventory_on_hand_gte_0"),
             models.CheckConstraint(condition=Q(reserved__gte=0), name="inventory_reserved_gte_0"),

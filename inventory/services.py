@@ -17,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from outbox.services import task_enqueue
+
 from .errors import InsufficientStock, InvalidQuantity, InvalidReference, Shortage
 from .models import Batch, Reservation, StockAlert, StockItem, StockMovement
 from .signals import reservation_expired
@@ -64,11 +66,9 @@ def _lock_item(stock_item: StockItem) -> StockItem:
 
 def _queue_alert_evaluation(stock_item_ids) -> None:
     """Re-evaluate the alerts of these items once the transaction has committed."""
-    from .tasks import stock_alerts_evaluate  # tasks import services; import here, not at top
-
     ids = sorted(set(stock_item_ids))
     if ids:
-        transaction.on_commit(lambda: stock_alerts_evaluate.delay(ids))
+        task_enqueue("inventory.tasks.stock_alerts_evaluate", ids)
 
 
 def _refresh_into(target: StockItem) -> StockItem:
@@ -375,9 +375,7 @@ def _alert_open(*, stock_item_id: int, kind: str, message: str) -> StockAlert | 
             )
     except IntegrityError:
         return None  # a concurrent evaluation opened it first
-    from .tasks import stock_alert_notify
-
-    transaction.on_commit(lambda: stock_alert_notify.delay(alert.pk))
+    task_enqueue("inventory.tasks.stock_alert_notify", alert.pk)
     return alert
 
 

@@ -1,22 +1,31 @@
 from django.http import Http404
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
-from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
+from accounts.openapi import api_errors
+from accounts.permissions import PermissionMissing, require_perms
+from inventory.errors import InsufficientStock
+
 from . import address_book, selectors, services, shipping
+from .errors import (
+    CartEmpty,
+    EmailNotVerified,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    ProductUnavailable,
+)
 from .filters import OrderFilter
 from .serializers import (
     AddressSerializer,
@@ -34,28 +43,22 @@ from .serializers import (
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
-ShortStockSerializer = inline_serializer(
-    "InsufficientStockError",
-    {
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(),
-        "lines": inline_serializer(
-            "ShortLine",
-            {
-                "product": serializers.IntegerField(),
-                "requested": serializers.IntegerField(),
-                "available": serializers.IntegerField(),
+# The short lines of a 409 insufficient_stock (see inventory.errors.InsufficientStock).
+SHORT_LINES = {
+    "lines": {
+        "type": "array",
+        "description": "With `insufficient_stock`: each line there is not enough of.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "product": {"type": "integer"},
+                "requested": {"type": "integer"},
+                "available": {"type": "integer"},
             },
-            many=True,
-            required=False,
-        ),
-    },
-)
-ERROR = OpenApiTypes.OBJECT
-
-
-def _is_staff(request) -> bool:
-    return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+            "required": ["product", "requested", "available"],
+        },
+    }
+}
 
 
 def _cart_payload(cart) -> dict:
@@ -69,7 +72,7 @@ def _cart_payload(cart) -> dict:
 class CartView(APIView):
     """The signed-in user's cart."""
 
-    @extend_schema(responses=CartSerializer, operation_id="cart_retrieve")
+    @extend_schema(summary="Get my cart", responses=CartSerializer, operation_id="cart_retrieve")
     def get(self, request):
         return Response(_cart_payload(selectors.cart_get_for_user(user=request.user)))
 
@@ -92,6 +95,7 @@ class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
         return CartItemSerializer.Meta.model.objects.none()
 
     @extend_schema(
+        summary="Add a product to my cart",
         request=CartItemAddSerializer,
         responses={201: CartItemSerializer},
         description="Add a product (adding to its quantity when already in the cart). "
@@ -108,7 +112,11 @@ class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
         )
         return Response(CartItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=CartItemUpdateSerializer, responses=CartItemSerializer)
+    @extend_schema(
+        summary="Change a cart line's quantity",
+        request=CartItemUpdateSerializer,
+        responses=CartItemSerializer,
+    )
     def partial_update(self, request, pk=None):
         item = self.get_object()
         data = CartItemUpdateSerializer(data=request.data)
@@ -116,7 +124,7 @@ class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
         item = services.cart_item_update(item=item, **data.validated_data)
         return Response(CartItemSerializer(item).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(summary="Remove a cart line", responses={204: None})
     def destroy(self, request, pk=None):
         services.cart_item_remove(item=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -125,19 +133,18 @@ class CartItemViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet):
 # ------------------------------------------------------------------------------
 # Orders
 # ------------------------------------------------------------------------------
-class IsStaff(permissions.BasePermission):
-    def has_permission(self, request, view):
-        return _is_staff(request)
+CAN_TRANSITION = require_perms("orders.view_order", "orders.transition_order")
 
 
 @extend_schema_view(
     list=extend_schema(
+        summary="List my orders (staff: every order with all=true)",
         parameters=[
             OpenApiParameter("all", bool, description="Staff: every order, not only their own"),
             OpenApiParameter("page_size", int, description="Items per page, up to 100"),
-        ]
+        ],
     ),
-    retrieve=extend_schema(responses={200: OrderDetailSerializer, 404: ERROR}),
+    retrieve=extend_schema(summary="Get an order", responses={200: OrderDetailSerializer}),
 )
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """The user's orders (staff: any order), checkout, cancel and staff transitions."""
@@ -151,11 +158,11 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return selectors.order_list().none()
         if self.action == "list":
-            show_all = _is_staff(self.request) and self.request.query_params.get("all") in (
-                "true",
-                "1",
-            )
-            return selectors.order_list(user=None if show_all else self.request.user)
+            user = self.request.user
+            show_all = user.is_staff and self.request.query_params.get("all") in ("true", "1")
+            if show_all and not selectors.sees_every_order(user):
+                raise PermissionMissing()  # shoppers' ?all= is ignored; staff need the right
+            return selectors.order_list(user=None if show_all else user)
         return selectors.order_detail_queryset()
 
     def get_serializer_class(self):
@@ -177,6 +184,9 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             number=self.kwargs[self.lookup_field], user=self.request.user
         )
         if order is None:
+            user = self.request.user
+            if user.is_staff and selectors.order_exists(number=self.kwargs[self.lookup_field]):
+                raise PermissionMissing()  # staff without orders.view_order
             raise Http404("No such order.")
         return order
 
@@ -185,6 +195,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(OrderDetailSerializer(order).data, status=status_code)
 
     @extend_schema(
+        summary="Check out: turn the cart into an order",
         request=CheckoutSerializer,
         parameters=[
             OpenApiParameter(
@@ -199,18 +210,14 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         responses={
             201: OrderDetailSerializer,
             200: OpenApiResponse(OrderDetailSerializer, "Replay of an earlier request."),
-            400: OpenApiResponse(
-                ERROR,
-                "Bad field (an unknown `shipping_method`, or one not delivering to the "
-                "address's country), missing Idempotency-Key, or `cart_empty`.",
+            **api_errors(
+                CartEmpty,
+                EmailNotVerified,
+                InsufficientStock,
+                ProductUnavailable,
+                IdempotencyKeyReused,
+                extra_properties={409: SHORT_LINES},
             ),
-            403: OpenApiResponse(ERROR, "`email_not_verified`."),
-            409: OpenApiResponse(
-                ShortStockSerializer,
-                "`insufficient_stock` with the short lines (nothing written), "
-                "or `product_unavailable`.",
-            ),
-            422: OpenApiResponse(ERROR, "`idempotency_key_reused` with another body."),
         },
         examples=[
             OpenApiExample(
@@ -248,22 +255,28 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return self._detail(order, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
+        summary="Cancel my unpaid order",
         request=None,
-        responses={200: OrderDetailSerializer, 404: ERROR, 409: ERROR},
+        responses={200: OrderDetailSerializer, **api_errors(InvalidTransition)},
         description="Cancel an unpaid order (owner or staff); its reserved stock is released.",
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, number=None):
         order = self.get_object()
+        if order.user_id != request.user.pk and not request.user.has_perm(
+            "orders.transition_order"
+        ):
+            raise PermissionMissing()  # staff cancelling someone else's order
         services.order_cancel_unpaid(order=order, actor=request.user)
         return self._detail(order)
 
     @extend_schema(
+        summary="Move an order to another status (staff)",
         request=OrderTransitionSerializer,
-        responses={200: OrderDetailSerializer, 404: ERROR, 409: ERROR},
+        responses={200: OrderDetailSerializer, **api_errors(InvalidTransition)},
         description="Staff: move the order to another status along the lifecycle.",
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_TRANSITION])
     def transition(self, request, number=None):
         order = self.get_object()
         data = OrderTransitionSerializer(data=request.data)

@@ -25,6 +25,16 @@ class CartEmpty(OrdersError):
         super().__init__(message)
 
 
+class CartItemGone(OrdersError):
+    """The cart line was removed (another device, a checkout) before this change got its lock."""
+
+    code = "not_found"
+    http_status = 404
+
+    def __init__(self, message="This item is no longer in your cart."):
+        super().__init__(message)
+
+
 class EmailNotVerified(OrdersError):
     code = "email_not_verified"
     http_status = 403

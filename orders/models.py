@@ -189,6 +189,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ("-placed_at", "-id")
+        permissions = [("transition_order", "Can move an order along its lifecycle")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=OrderStatus.values), name="orders_order_status_valid"

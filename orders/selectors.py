@@ -67,14 +67,28 @@ def order_detail_queryset() -> QuerySet[Order]:
     return queryset
 
 
+def sees_every_order(user) -> bool:
+    """Staff holding orders.view_order see (and list) every order; others only their own."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_staff
+        and user.has_perm("orders.view_order")
+    )
+
+
 def order_get_for_user(*, number: str, user) -> Order | None:
-    """Return the order with that number if the user may see it (staff see every order)."""
+    """Return the order with that number if the user may see it (see sees_every_order)."""
     if user is None or not user.is_authenticated:
         return None
     queryset = order_detail_queryset().filter(number=str(number)[:20])
-    if not user.is_staff:
+    if not sees_every_order(user):
         queryset = queryset.filter(user=user)
     return queryset.first()
+
+
+def order_exists(*, number: str) -> bool:
+    return Order.objects.filter(number=str(number)[:20]).exists()
 
 
 def order_payments(*, order: Order) -> list:

@@ -15,13 +15,16 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts.links import email_link
 from catalog.models import Product
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
+from outbox.services import task_enqueue
 
 from . import guest, shipping
 from .errors import (
     CartEmpty,
+    CartItemGone,
     EmailNotVerified,
     IdempotencyKeyReused,
     InvalidTransition,
@@ -104,12 +107,30 @@ def cart_get_or_create(*, user=None) -> Cart:
     return cart
 
 
+# Lock order for carts (as for orders, payments and stock, see DESIGN.md): the cart row
+# first, then its lines. Every cart write (add, update, remove, merge, checkout) takes the
+# cart row with SELECT ... FOR UPDATE before it reads or writes a line, so two devices
+# working on one cart queue behind each other instead of deadlocking, and a line that does
+# not exist yet cannot be inserted twice (the lock covers the check and the insert).
+def _cart_lock(cart_id) -> Cart:
+    """Lock the cart row (the first lock of every cart write) and return it."""
+    cart = Cart.objects.select_for_update().filter(pk=cart_id).first()
+    if cart is None:  # a guest cart merged into an account or purged meanwhile
+        raise ValidationError({"cart": ["Your cart is no longer available."]})
+    return cart
+
+
+def _cart_touch(cart: Cart) -> None:
+    Cart.objects.filter(pk=cart.pk).update(updated_at=_now())
+
+
 @transaction.atomic
 def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
     """Add a product to the cart (adding to its quantity if present), within what is available."""
     _check_quantity(quantity)
     product = _sellable_product(product_id)
-    item = CartItem.objects.select_for_update().filter(cart=cart, product=product).first()
+    cart = _cart_lock(cart.pk)
+    item = CartItem.objects.filter(cart=cart, product=product).first()
     total = quantity + (item.quantity if item else 0)
     if total > MAX_LINE_QUANTITY:
         raise ValidationError({"quantity": [f"At most {MAX_LINE_QUANTITY} per product."]})
@@ -119,7 +140,7 @@ def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
     else:
         item.quantity = total
         item.save(update_fields=["quantity"])
-    Cart.objects.filter(pk=cart.pk).update(updated_at=_now())
+    _cart_touch(cart)
     return item
 
 
@@ -127,16 +148,24 @@ def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
 def cart_item_update(*, item: CartItem, quantity: int) -> CartItem:
     """Set a cart line's quantity, within what is available."""
     _check_quantity(quantity)
-    _check_available(item.product, quantity)
+    cart = _cart_lock(item.cart_id)
+    current = CartItem.objects.select_related("product").filter(pk=item.pk, cart=cart).first()
+    if current is None:
+        raise CartItemGone()
+    _check_available(current.product, quantity)
+    current.quantity = quantity
+    current.save(update_fields=["quantity"])
+    _cart_touch(cart)
     item.quantity = quantity
-    item.save(update_fields=["quantity"])
-    Cart.objects.filter(pk=item.cart_id).update(updated_at=_now())
-    return item
+    return current
 
 
 @transaction.atomic
 def cart_item_remove(*, item: CartItem) -> None:
-    item.delete()
+    """Remove a cart line (nothing to do if another device removed it first)."""
+    cart = _cart_lock(item.cart_id)
+    CartItem.objects.filter(pk=item.pk, cart=cart).delete()
+    _cart_touch(cart)
 
 
 @transaction.atomic
@@ -144,11 +173,20 @@ def cart_merge(*, source: Cart, target: Cart) -> int:
     """Move the guest cart's lines into the user's cart (summing, capped at 1000)."""
     if source.pk == target.pk:
         return 0
-    existing = {
-        item.product_id: item for item in CartItem.objects.select_for_update().filter(cart=target)
+    # Both cart rows, in id order, before any line: the same order as every other cart write.
+    locked = {
+        cart.pk: cart
+        for cart in Cart.objects.select_for_update()
+        .filter(pk__in=[source.pk, target.pk])
+        .order_by("pk")
     }
+    if source.pk not in locked:  # merged by a concurrent login already
+        return 0
+    if target.pk not in locked:
+        raise ValidationError({"cart": ["Your cart is no longer available."]})
+    existing = {item.product_id: item for item in CartItem.objects.filter(cart=target)}
     moved = 0
-    for item in CartItem.objects.filter(cart=source):
+    for item in CartItem.objects.filter(cart=source).order_by("id"):
         mine = existing.get(item.product_id)
         if mine is None:
             CartItem.objects.create(cart=target, product_id=item.product_id, quantity=item.quantity)
@@ -156,7 +194,8 @@ def cart_merge(*, source: Cart, target: Cart) -> int:
             mine.quantity = min(mine.quantity + item.quantity, MAX_LINE_QUANTITY)
             mine.save(update_fields=["quantity"])
         moved += 1
-    source.delete()
+    locked[source.pk].delete()
+    _cart_touch(locked[target.pk])
     return moved
 
 
@@ -248,7 +287,8 @@ def order_checkout(
             )
             return _replay(record, body_hash), False
 
-        # One checkout per cart at a time: a second key for the same cart waits here.
+        # The cart row first (the cart lock order, see _cart_lock): one checkout per cart at a
+        # time, and adds or merges from another device wait until this one commits.
         cart = Cart.objects.select_for_update().filter(user=user).first()
         order = _order_place_from_cart(
             cart=cart, user=user, email=user.email, address=address, method=method
@@ -468,12 +508,7 @@ def cart_merge_guest_into_user(*, guest_cart_id, user) -> int:
 def _queue_notification(event: OrderEvent) -> None:
     if event.to_status not in NOTIFIED_STATUSES:
         return
-    from .tasks import order_event_notify  # tasks import services; import here, not at top
-
-    event_id = event.pk
-    # robust: the order change is committed; a broker (or, eager, a mail server) that is down
-    # must not turn it into an error for the caller. The event stays unnotified in the log.
-    transaction.on_commit(lambda: order_event_notify.delay(event_id), robust=True)
+    task_enqueue("orders.tasks.order_event_notify", event.pk)
 
 
 def order_event_notify(*, event_id: int) -> bool:
@@ -496,7 +531,7 @@ def order_event_notify(*, event_id: int) -> bool:
             "order_url": (
                 guest.guest_order_url(order=order)
                 if order.is_guest
-                else f"{settings.SITE_URL.rstrip('/')}/orders/{order.number}/"
+                else email_link("order", number=order.number)
             ),
         }
         subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()

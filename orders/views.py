@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -12,7 +12,7 @@ from accounts import services as accounts_services
 from inventory.errors import InsufficientStock
 
 from . import address_book, guest, selectors, services, shipping
-from .errors import CartEmpty, InvalidTransition, OrdersError
+from .errors import CartEmpty, CartItemGone, InvalidTransition, OrdersError
 from .filters import OrderFilter
 from .forms import (
     AddressBookForm,
@@ -113,6 +113,8 @@ def cart_item_update(request, item_id):
         services.cart_item_update(item=item, quantity=form.cleaned_data["quantity"])
     except ValidationError as exc:
         messages.error(request, _first_error(exc))
+    except CartItemGone as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(request, f"Updated {item.product.name} to {item.quantity}.")
     return redirect("orders:cart")
@@ -293,6 +295,8 @@ def _order_detail(request, number):
 @require_POST
 def order_cancel(request, number):
     order = _order_or_404(request, number)
+    if order.user_id != request.user.pk and not request.user.has_perm("orders.transition_order"):
+        raise PermissionDenied("Cancelling someone else's order needs orders.transition_order.")
     try:
         services.order_cancel_unpaid(order=order, actor=request.user)
     except InvalidTransition as exc:

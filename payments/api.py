@@ -1,6 +1,5 @@
 from django.http import Http404
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -9,12 +8,26 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.client import client_ip
+from accounts.openapi import api_errors
+from accounts.throttling import ScopedRateThrottle
 from orders import selectors as orders_selectors
 
 from . import selectors, services
+from .errors import (
+    GatewayFailed,
+    IdempotencyKeyReused,
+    InvalidSignature,
+    MalformedWebhook,
+    OrderNotPayable,
+    PaymentNotRefundable,
+    RefundExceedsPayment,
+    RestockNotPossible,
+    SignatureExpired,
+    UnknownGateway,
+)
 from .serializers import (
     PaymentSerializer,
     PaymentStartSerializer,
@@ -26,11 +39,6 @@ from .serializers import (
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
-ERROR = OpenApiTypes.OBJECT
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def idempotency_key(request) -> str:
@@ -68,7 +76,9 @@ class OrderPaymentsView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="orders_payments_list",
+        summary="List an order's payments",
         tags=["payments"],
+        responses={200: PaymentSerializer(many=True), **api_errors((404, "not_found"))},
         description="The order's payments, oldest first (owner or staff).",
     )
     def get(self, request, *args, **kwargs):
@@ -76,6 +86,7 @@ class OrderPaymentsView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="orders_payments_create",
+        summary="Pay an order",
         tags=["payments"],
         request=PaymentStartSerializer,
         parameters=[
@@ -95,14 +106,12 @@ class OrderPaymentsView(generics.ListAPIView):
                 "webhook) or `review` (held by the fraud rules; the order stays unpaid).",
             ),
             200: OpenApiResponse(PaymentSerializer, "Replay of an earlier request."),
-            400: OpenApiResponse(ERROR, "Bad field (`card_number`) or missing Idempotency-Key."),
-            404: OpenApiResponse(ERROR, "No such order, or not yours."),
-            409: OpenApiResponse(
-                ERROR,
-                "`invalid_transition`: the order is not awaiting payment, or its "
-                "reservation time has run out.",
+            **api_errors(
+                UnknownGateway,
+                (404, "not_found", "No such order, or not yours."),
+                OrderNotPayable,
+                IdempotencyKeyReused,
             ),
-            422: OpenApiResponse(ERROR, "`idempotency_key_reused` with another body."),
         },
         examples=[
             OpenApiExample(
@@ -139,9 +148,11 @@ class WebhookView(APIView):
     permission_classes = (permissions.AllowAny,)
     throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "webhook"
+    raw_body = True  # verified and parsed by the gateway, never by DRF's parsers
 
     @extend_schema(
         operation_id="payments_webhooks_receive",
+        summary="Receive a payment provider's event (signed)",
         request=WebhookEnvelopeSerializer,
         auth=[],
         parameters=[
@@ -159,11 +170,7 @@ class WebhookView(APIView):
                 WebhookAcceptedSerializer,
                 "Stored (or already stored: `duplicate`); processed once, in the background.",
             ),
-            400: OpenApiResponse(
-                ERROR,
-                "`invalid_signature`, `signature_expired`, `unknown_gateway` or "
-                "`malformed_payload`; nothing changed.",
-            ),
+            **api_errors(UnknownGateway, InvalidSignature, SignatureExpired, MalformedWebhook),
         },
         description="Webhook endpoint for payment providers (no authentication: signed).",
     )
@@ -187,16 +194,17 @@ class RefundCreateView(APIView):
 
     @extend_schema(
         operation_id="payments_refunds_create",
+        summary="Refund a payment (staff)",
         request=RefundCreateSerializer,
         responses={
             201: RefundSerializer,
-            400: OpenApiResponse(
-                ERROR,
-                "`refund_exceeds_payment` (more than is left), `restock_not_possible`, "
-                "or a bad field.",
+            **api_errors(
+                RefundExceedsPayment,
+                RestockNotPossible,
+                (404, "not_found", "No such payment."),
+                PaymentNotRefundable,
+                GatewayFailed,
             ),
-            404: OpenApiResponse(ERROR, "No such payment."),
-            409: OpenApiResponse(ERROR, "`payment_not_refundable`: it never took money."),
         },
         description="Refund a payment (staff). A delivered order becomes refunded or "
         "partially_refunded; with restock the goods return to stock.",

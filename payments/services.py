@@ -18,6 +18,7 @@ from inventory import services as inventory_services
 from orders import services as orders_services
 from orders.errors import InvalidTransition
 from orders.models import Order, OrderStatus
+from outbox.services import task_enqueue
 
 from . import selectors
 from .errors import (
@@ -468,15 +469,7 @@ def _webhook_refuse(*, gateway: str, body: bytes, headers: Mapping[str, str], ex
 
 
 def _webhook_queue(event_id: int) -> None:
-    from .tasks import webhook_process  # tasks import services; import here, not at top
-
-    def send():
-        try:
-            webhook_process.delay(event_id)
-        except Exception:  # eager mode runs it here; the event stays in the inbox for a retry
-            logger.exception("webhook event %s was not processed now; it will be retried", event_id)
-
-    transaction.on_commit(send)
+    task_enqueue("payments.tasks.webhook_process", event_id)
 
 
 def webhook_receive(

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 
+from accounts.client import client_ip
 from orders import guest as orders_guest
 from orders import selectors as orders_selectors
 from orders.models import OrderStatus
@@ -14,10 +15,6 @@ from .forms import DummyCardForm
 from .models import PaymentStatus
 
 GATEWAY = "dummy"
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _own_order_or_404(request, number):

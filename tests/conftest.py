@@ -6,6 +6,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
+# Records every API answer; a complete CI run fails on documented error statuses never seen.
+pytest_plugins = ["tests.api_statuses_seen"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_cache():

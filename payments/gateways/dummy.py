@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+
+from outbox.services import task_enqueue_in
 
 from ..signatures import signature_header_make
 from .base import (
@@ -72,12 +73,8 @@ class DummyGateway(Gateway):
         return RefundResult(SUCCEEDED, f"dummy_re_{uuid.uuid4().hex}")
 
     def _settle_later(self, payment_id: int) -> None:
-        from ..tasks import dummy_payment_settle  # tasks import services, which import gateways
-
         delay = int(self.options.get("settle_delay_seconds", 2))
-        transaction.on_commit(
-            lambda: dummy_payment_settle.apply_async((payment_id,), countdown=delay)
-        )
+        task_enqueue_in(delay, "payments.tasks.dummy_payment_settle", payment_id)
 
     # -- what the provider would send --------------------------------------------------------
     def webhook_build(

@@ -32,8 +32,13 @@ def test_login_returns_token_pair_session_and_user():
         "session_id",
         "access_expires_at",
         "refresh_expires_at",
+        "expires_in",
+        "refresh_expires_in",
         "user",
     }
+    # Lifetimes relative to now, for devices whose clock is wrong (15 min, 7 days).
+    assert 15 * 60 - 5 <= body["expires_in"] <= 15 * 60
+    assert 7 * 86400 - 5 <= body["refresh_expires_in"] <= 7 * 86400
     assert body["user"]["email"] == user.email
     session = Session.objects.get(pk=body["session_id"])
     assert (session.user, session.device_name, session.platform) == (user, "Pixel 9", "Android")

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from accounts import tokens
 from accounts.models import AuthEvent, RefreshToken, Session
 from tests.factories import UserFactory
+from tests.helpers import error_code
 
 from .conftest import ME_URL, REFRESH_URL, bearer
 
@@ -102,7 +103,43 @@ def test_expired_access_token_is_refused(api_login):
         session_id=body["session_id"],
         expires_at=timezone.now() - timedelta(seconds=1),
     )
-    assert bearer(raw).get(ME_URL).status_code == 401
+    response = bearer(raw).get(ME_URL)
+    # Expired is told apart from malformed: the client refreshes, then retries.
+    assert (response.status_code, error_code(response)) == (401, "token_expired")
+    assert response["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')
+
+
+def test_malformed_access_token_is_invalid_with_rfc6750_header():
+    response = bearer("not-a-token").get(ME_URL)
+    assert (response.status_code, error_code(response)) == (401, "token_invalid")
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+def test_missing_token_names_no_error_in_www_authenticate():
+    response = APIClient().get(ME_URL)
+    assert (response.status_code, error_code(response)) == (401, "not_authenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_expired_refresh_token_answers_token_expired(api_login):
+    user = UserFactory()
+    body = api_login(user)
+    raw, _ = tokens.token_issue(
+        token_class=tokens.RefreshToken,
+        user_id=user.pk,
+        session_id=body["session_id"],
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    response = _refresh(raw)
+    assert (response.status_code, error_code(response)) == (401, "token_expired")
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+def test_refresh_answers_lifetimes_relative_to_now(api_login):
+    body = api_login(UserFactory())
+    fresh = _refresh(body["refresh"]).json()
+    assert 0 < fresh["expires_in"] <= settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
+    assert fresh["refresh_expires_in"] > fresh["expires_in"]
 
 
 def test_expired_refresh_token_is_refused(api_login):

@@ -74,17 +74,56 @@ def browser(_fresh_screenshots):
     playwright.stop()
 
 
+# Every page of every browser test reports Content-Security-Policy violations: the browser
+# fires `securitypolicyviolation` (turned into a console line by this script) and logs its own
+# "Refused to ..." console error. Any of them fails the test that opened the page.
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(
+    "CSP violation: " + event.violatedDirective + " blocked " +
+    (event.blockedURI || "inline") + " at " + event.sourceFile + ":" + event.lineNumber
+  );
+});
+"""
+CSP_CONSOLE = re.compile(r"CSP violation|Content Security Policy|Content-Security-Policy")
+
+
+def _watch_csp(page, violations: list[str]) -> None:
+    if getattr(page, "_csp_watched", False):
+        return
+    page._csp_watched = True
+
+    def on_console(message):
+        if CSP_CONSOLE.search(message.text):
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+
+
 @pytest.fixture
-def new_page(browser, live_server, request):
-    """Open pages on the live server; each gets its own context (cookies) and closes after."""
+def csp_violations():
+    """The CSP violations reported by the pages of this test (checked after it ends)."""
+    return []
+
+
+@pytest.fixture
+def new_page(browser, live_server, request, csp_violations):
+    """Open pages on the live server; each gets its own context (cookies) and closes after.
+
+    A test whose pages reported a Content-Security-Policy violation fails at teardown.
+    """
     contexts = []
 
     def make(*, viewport=DESKTOP, **options):
         context = browser.new_context(base_url=live_server.url, viewport=viewport, **options)
         context.set_default_timeout(TIMEOUT_MS)
         context.tracing.start(screenshots=True, snapshots=True)
+        context.add_init_script(CSP_WATCH)
+        context.on("page", lambda opened: _watch_csp(opened, csp_violations))
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        _watch_csp(page, csp_violations)  # watched once: _watch_csp skips a page it knows
+        return page
 
     yield make
     call = getattr(request.node, "rep_call", None)
@@ -101,6 +140,11 @@ def new_page(browser, live_server, request):
         else:
             context.tracing.stop()
         context.close()
+    if csp_violations and not failed:
+        pytest.fail(
+            "Content-Security-Policy violations:\n" + "\n".join(dict.fromkeys(csp_violations)),
+            pytrace=False,
+        )
 
 
 @pytest.fixture

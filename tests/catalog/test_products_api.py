@@ -1,10 +1,14 @@
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from catalog.models import Product
 from inventory.models import StockItem
 from tests.factories import CategoryFactory, ProductFactory
+from tests.helpers import error_code, field_error_codes, field_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +124,7 @@ def test_bad_filters_answer_400_naming_the_field(api_client, params, field):
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid"
-    assert field in body
+    assert field in field_errors(response)
 
 
 def test_list_query_count_does_not_grow_with_page_size(api_client, django_assert_num_queries):
@@ -190,14 +194,14 @@ def test_staff_cannot_delete_a_product_that_has_stock(staff_client):
 def test_bad_product_payloads_answer_400(staff_client, payload, field):
     response = staff_client.post(LIST, payload)
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in field_errors(response)
 
 
 def test_duplicate_sku_is_a_400_on_sku(staff_client):
     ProductFactory(sku="DUP-1")
     response = staff_client.post(LIST, {"sku": "DUP-1", "name": "Other", "price": "1.00"})
     assert response.status_code == 400
-    assert "sku" in response.json()
+    assert "sku" in field_errors(response)
 
 
 def test_count_is_exact_up_to_the_limit_then_capped(api_client, settings):
@@ -211,3 +215,31 @@ def test_count_is_exact_up_to_the_limit_then_capped(api_client, settings):
     settings.CATALOG_COUNT_LIMIT = 7
     body = api_client.get(LIST).json()
     assert (body["count"], body["count_capped"]) == (7, False)
+
+
+def _png() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buffer, format="PNG")
+    return SimpleUploadedFile("red.png", buffer.getvalue(), content_type="image/png")
+
+
+def test_staff_upload_a_product_image_as_multipart_and_nothing_else_is(staff_client):
+    product = ProductFactory(slug="mug")
+    response = staff_client.post(f"{LIST}mug/image/", {"image": _png()}, format="multipart")
+    assert response.status_code == 200
+    assert response.json()["image"].endswith(".png")
+    product.refresh_from_db()
+    assert product.image
+
+    as_json = staff_client.post(f"{LIST}mug/image/", {"image": "red.png"}, format="json")
+    assert (as_json.status_code, error_code(as_json)) == (415, "unsupported_media_type")
+    as_form = staff_client.post(LIST, {"sku": "F-1", "name": "Form", "price": "1.00"}, "multipart")
+    assert (as_form.status_code, error_code(as_form)) == (415, "unsupported_media_type")
+
+
+def test_an_image_upload_that_is_not_a_picture_is_a_field_error(staff_client):
+    ProductFactory(slug="mug")
+    bogus = SimpleUploadedFile("x.png", b"not a picture", content_type="image/png")
+    response = staff_client.post(f"{LIST}mug/image/", {"image": bogus}, format="multipart")
+    assert response.status_code == 400
+    assert field_error_codes(response) == {"image": ["invalid_image"]}

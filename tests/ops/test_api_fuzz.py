@@ -18,6 +18,7 @@ from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from accounts import services as accounts_services
@@ -25,7 +26,14 @@ from config.wsgi import application
 from inventory import services as inventory_services
 from tests.factories import DEFAULT_PASSWORD, CategoryFactory, ProductFactory, UserFactory
 
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+# status_code_conformance: every status the API answers is documented for that operation;
+# response_schema_conformance: its body matches, `code` included (an enum per status).
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    response_schema_conformance,
+    content_type_conformance,
+]
 EXAMPLES_PER_OPERATION = 12
 
 
@@ -108,6 +116,72 @@ def _fuzz_as(user):
     _fuzz(others, headers=headers())
     for operation in ending:
         _fuzz([operation], headers=headers())
+
+
+# ------------------------------------------------------------------------------
+# Crafted input, sent to every operation in the schema (so new endpoints are covered too)
+# ------------------------------------------------------------------------------
+NUL = "a%00b"
+DEEP_JSON = '{"a":' * 2_000 + "1" + "}" * 2_000
+
+
+def _crafted_requests(operation):
+    """Yield (label, method, path, body, content_type) for the crafted cases of one operation."""
+    method = operation.method.lower()
+    path = operation.path
+    names = [parameter.name for parameter in operation.path_parameters]
+    plain = path
+    for name in names:
+        plain = plain.replace("{" + name + "}", "1")
+    for name in names:  # a NUL in each path segment in turn
+        crafted = path.replace("{" + name + "}", NUL)
+        for other in names:
+            crafted = crafted.replace("{" + other + "}", "1")
+        yield f"NUL in {{{name}}}", method, crafted, None, None
+    yield "NUL in the query string", method, f"{plain}?q={NUL}&page={NUL}", None, None
+    if "requestBody" in operation.definition.raw:
+        yield "JSON nested 2,000 deep", method, plain, DEEP_JSON, "application/json"
+        yield "broken JSON", method, plain, '{"a": ', "application/json"
+        yield "unknown content type", method, plain, "a=b", "text/x-unknown"
+        yield (
+            "body over the size limit",
+            method,
+            plain,
+            '"' + "x" * 3_000_000 + '"',
+            ("application/json"),
+        )
+
+
+def _crafted_failures(operations, client):
+    failures = []
+    for operation in operations:
+        for label, method, path, body, content_type in _crafted_requests(operation):
+            kwargs = {"content_type": content_type} if content_type else {}
+            response = (
+                getattr(client, method)(path, body, **kwargs)
+                if body is not None
+                else (getattr(client, method)(path))
+            )
+            status = response.status_code
+            shaped = response.get("Content-Type", "").startswith("application/json") and {
+                "detail",
+                "code",
+            } <= set(response.json() if status != 204 else {})
+            if not (400 <= status < 500 and shaped):
+                failures.append(f"{operation.label} ({label}): {status} {response.content[:200]!r}")
+    return failures
+
+
+@pytest.mark.parametrize("who", ["anonymous", "shopper", "staff"])
+def test_crafted_input_gets_a_4xx_in_the_error_shape_everywhere(catalog_data, who):
+    from rest_framework.test import APIClient
+
+    client = APIClient(raise_request_exception=False)
+    if who != "anonymous":
+        client.force_authenticate(UserFactory(is_staff=who == "staff", is_superuser=who == "staff"))
+    operations = _operations()
+    failures = _crafted_failures(operations, client)
+    assert not failures, "\n".join(failures)
 
 
 def test_api_never_errors_as_staff(catalog_data):

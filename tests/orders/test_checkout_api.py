@@ -9,6 +9,7 @@ from inventory import selectors as inventory_selectors
 from inventory.models import Reservation
 from orders.models import IdempotencyRecord, Order
 from tests.factories import UserFactory
+from tests.helpers import field_errors
 from tests.orders.factories import ADDRESS, stocked_product
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +119,7 @@ def test_missing_idempotency_key_is_refused_with_the_header_named(user_client, p
     for key in (None, "", "x" * 256):
         response = checkout(user_client, key=key)
         assert response.status_code == 400
-        assert "Idempotency-Key" in response.json()
+        assert "Idempotency-Key" in field_errors(response)
     assert Order.objects.count() == 0
 
 
@@ -195,7 +196,7 @@ def test_malformed_address_is_refused_with_the_field_named(user_client, product,
     add(user_client, product, 1)
     response = checkout(user_client, body={"shipping_address": address})
     assert response.status_code == 400
-    assert field in response.json()["shipping_address"]
+    assert f"shipping_address.{field}" in field_errors(response)
     assert Order.objects.count() == 0
 
 
@@ -204,7 +205,7 @@ def test_address_that_is_not_an_object_is_refused(user_client, product):
     for body in ({}, {"shipping_address": "London"}, {"shipping_address": None}):
         response = checkout(user_client, body=body)
         assert response.status_code == 400
-        assert "shipping_address" in response.json()
+        assert {p.split(".")[0] for p in field_errors(response)} == {"shipping_address"}
 
 
 def test_confirmation_email_is_sent_once_the_order_is_placed(

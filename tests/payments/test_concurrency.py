@@ -77,7 +77,7 @@ def test_concurrent_refunds_never_exceed_the_payment():
     for status in ("processing", "shipped", "delivered"):
         orders_services.order_transition(order=order, to_status=status)
     staff = APIClient()
-    staff.force_authenticate(user=UserFactory(is_staff=True))
+    staff.force_authenticate(user=UserFactory(is_staff=True, is_superuser=True))
     share = (payment.amount * Decimal("0.6")).quantize(Decimal("0.01"))
 
     def refund():
@@ -139,7 +139,7 @@ def test_webhook_success_racing_a_shopper_cancel_ends_consistent(settings):
 def test_staff_cancel_racing_a_staff_refund_does_not_deadlock_or_restock_twice():
     order, product, payment = _paid_order()
     staff = APIClient()
-    staff.force_authenticate(user=UserFactory(is_staff=True))
+    staff.force_authenticate(user=UserFactory(is_staff=True, is_superuser=True))
 
     def refund():
         return staff.post(

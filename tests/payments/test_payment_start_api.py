@@ -13,6 +13,7 @@ from orders.models import Order
 from payments.models import Payment, WebhookEvent
 from payments.tasks import dummy_payment_settle
 from tests.factories import UserFactory
+from tests.helpers import field_errors
 from tests.payments.factories import (
     CARD_DECLINED,
     CARD_OK,
@@ -121,17 +122,17 @@ def test_idempotency_key_is_required(order, user_client):
         format="json",
     )
     assert response.status_code == 400
-    assert "Idempotency-Key" in response.data
+    assert "Idempotency-Key" in field_errors(response)
     assert not Payment.objects.exists()
 
 
 def test_unknown_card_or_gateway_is_a_field_error(order, pay):
     bad_card = pay(order, "1234123412341234")
     assert bad_card.status_code == 400
-    assert "card_number" in bad_card.data
+    assert "card_number" in field_errors(bad_card)
     bad_gateway = pay(order, CARD_OK, gateway="stripe")
     assert bad_gateway.status_code == 400
-    assert "gateway" in bad_gateway.data
+    assert "gateway" in field_errors(bad_gateway)
     assert not Payment.objects.exists()
 
 

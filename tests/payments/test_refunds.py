@@ -9,6 +9,7 @@ from django.core.management import call_command
 from orders import services as orders_services
 from orders.models import Order
 from payments.models import Payment, Refund
+from tests.helpers import field_errors
 from tests.payments.factories import CARD_OK, ledger_clean, stock_of
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +149,7 @@ def test_a_declined_payment_cannot_be_refunded(order, pay, staff_client):
 def test_bad_amounts_are_field_errors(delivered, staff_client, amount):
     response = refund(staff_client, delivered, amount=amount, reason="x")
     assert response.status_code == 400
-    assert "amount" in response.data
+    assert "amount" in field_errors(response)
 
 
 def test_staff_cancelling_a_paid_order_refunds_it(paid, order, product, staff_client):

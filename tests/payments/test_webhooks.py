@@ -16,6 +16,7 @@ from inventory.models import Reservation
 from orders.models import Order
 from payments import services
 from payments.models import Payment, Refund, WebhookEvent
+from tests.helpers import field_errors
 from tests.payments.factories import (
     CARD_PENDING,
     WEBHOOK_URL,
@@ -370,4 +371,4 @@ def test_a_disabled_dummy_gateway_takes_no_webhooks_and_no_payments(
     assert pending_payment.status == "pending"
     refused = pay(order, "4242424242424242")
     assert refused.status_code == 400
-    assert "gateway" in refused.data
+    assert "gateway" in field_errors(refused)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -157,6 +158,7 @@ class Command(BaseCommand):
         pictured = self._pictures()
         stocked = self._stock()
         self._shipping_methods()
+        call_command("roles_sync", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready ({created} new products, {pictured} new pictures, "

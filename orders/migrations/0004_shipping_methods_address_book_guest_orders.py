@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0002_totals_rounded_checks'),
+        ('orders', '0003_order_transition_permission'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

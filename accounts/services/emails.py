@@ -1,0 +1,92 @@
+"""The mails accounts sends (run by tasks, outside any transaction) and their links."""
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from .. import codes, tokens
+from ..links import email_link
+from ..models import User
+
+
+def uidb64(user: User) -> str:
+    return urlsafe_base64_encode(force_bytes(user.pk))
+
+
+def user_from_uidb64(value: str) -> User | None:
+    try:
+        pk = int(force_str(urlsafe_base64_decode(value)))
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        return None
+    return User.objects.filter(pk=pk).first()
+
+
+def email_verification_token_make(*, user: User) -> str:
+    """Return the token of the verification link: `<uidb64>.<timestamp>-<hash>`."""
+    return f"{uidb64(user)}.{tokens.email_verification_token.make_token(user)}"
+
+
+def _mail(*, user: User, subject: str, template: str, context: dict) -> None:
+    body = render_to_string(
+        template,
+        {"user": user, "site_url": settings.SITE_URL, "shop_name": settings.SHOP_NAME, **context},
+    )
+    send_mail(f"{settings.SHOP_NAME}: {subject}", body, None, [user.email])
+
+
+def verification_email_send(*, user_id: int) -> bool:
+    """Send the verification link; False when the account is gone or already verified."""
+    user = User.objects.filter(pk=user_id, is_active=True, email_verified=False).first()
+    if user is None:
+        return False
+    link = email_link("verify", token=email_verification_token_make(user=user))
+    _mail(
+        user=user,
+        subject="confirm your email address",
+        template="accounts/email/verification.txt",
+        context={
+            "link": link,
+            "hours": settings.EMAIL_VERIFICATION_TIMEOUT // 3600,
+            "code": codes.code_issue(purpose="verify", user=user),
+            "code_minutes": settings.EMAIL_CODE_MINUTES,
+        },
+    )
+    return True
+
+
+def account_exists_email_send(*, user_id: int) -> bool:
+    """Tell the owner of an email that someone tried to register it again."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return False
+    _mail(
+        user=user,
+        subject="you already have an account",
+        template="accounts/email/account_exists.txt",
+        context={"login_url": f"{settings.SITE_URL}/account/login/"},
+    )
+    return True
+
+
+def password_reset_email_send(*, user_id: int) -> bool:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    token = default_token_generator.make_token(user)
+    _mail(
+        user=user,
+        subject="reset your password",
+        template="accounts/email/password_reset.txt",
+        context={
+            "link": email_link("reset", uid=uidb64(user), token=token),
+            "code": codes.code_issue(purpose="reset", user=user),
+            "code_minutes": settings.EMAIL_CODE_MINUTES,
+            "uid": uidb64(user),
+            "token": token,
+            "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
+        },
+    )
+    return True

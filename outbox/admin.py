@@ -1,0 +1,52 @@
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from .models import OutboxMessage
+from .services import outbox_messages_send
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ("task_name", "created_at", "attempts", "last_attempt_at", "short_error")
+    list_filter = ("task_name",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "task_name",
+        "call",
+        "countdown",
+        "created_at",
+        "attempts",
+        "last_attempt_at",
+        "last_error",
+    )
+    exclude = ("args", "kwargs")
+    actions = ("send_now",)
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return (obj.last_error[:80] + "...") if len(obj.last_error) > 80 else obj.last_error
+
+    @admin.display(description="arguments")
+    def call(self, obj):
+        return format_html(
+            "<pre>{}</pre>", json.dumps({"args": obj.args, "kwargs": obj.kwargs}, indent=2)
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_send_permission(self, request):
+        return request.user.has_perm("outbox.change_outboxmessage")
+
+    @admin.action(description="Send the selected tasks to the broker now", permissions=["send"])
+    def send_now(self, request, queryset):
+        counts = outbox_messages_send(message_ids=queryset.values_list("pk", flat=True))
+        level = messages.WARNING if counts["failed"] else messages.SUCCESS
+        self.message_user(
+            request, f"{counts['sent']} sent, {counts['failed']} refused by the broker.", level
+        )

@@ -1,0 +1,32 @@
+"""The transactional outbox: Celery tasks recorded with the write that asks for them."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class OutboxMessage(models.Model):
+    """A task to publish to the broker; the row lives until the broker has taken it.
+
+    It is written in the same transaction as the change that wants the task, so a commit
+    never loses it: published right after commit, or later by the sweep when the broker was
+    down or the process died in between. Tasks are safe to run twice, so a sweep that
+    publishes a task whose first publish succeeded but was not recorded does no harm.
+    """
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    countdown = models.PositiveIntegerField(
+        default=0, help_text="Seconds the task waits at the worker after it is published."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("pk",)
+        indexes = [models.Index(fields=("created_at",), name="outbox_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} (queued {self.created_at:%Y-%m-%d %H:%M:%S})"
