@@ -295,9 +295,10 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 # ------------------------------------------------------------------------------
 @extend_schema_view(
     list=extend_schema(
+        summary="List shipping methods (for a country)",
         parameters=[
             OpenApiParameter("country", str, description="Only methods delivering there (ISO)")
-        ]
+        ],
     )
 )
 class ShippingMethodViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -313,6 +314,13 @@ class ShippingMethodViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return shipping.shipping_method_list(country=country or None)
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List my addresses, the default first"),
+    create=extend_schema(summary="Add an address to my address book"),
+    retrieve=extend_schema(summary="Get one of my addresses"),
+    partial_update=extend_schema(summary="Change one of my addresses"),
+    destroy=extend_schema(summary="Delete one of my addresses"),
+)
 class AddressViewSet(viewsets.ModelViewSet):
     """The user's address book; at most one address is the default."""
 

@@ -85,7 +85,22 @@ class OrderStatusFieldExtension(OpenApiSerializerFieldExtension):
 
 
 class IsoCountryField(CountryField):
-    """An ISO 3166-1 alpha-2 code (any case); names and other codes are refused, not guessed."""
+    """An ISO 3166-1 alpha-2 code (any case); names and other codes are refused, not guessed.
+
+    Documented as a two-letter string, not a 250-value enum: clients keep sending plain
+    strings, and a code the list gains later does not break generated clients.
+    """
+
+    def _setup_spectacular_annotation(self):
+        self._spectacular_annotation = {
+            "field": {
+                "type": "string",
+                "pattern": "^[A-Za-z]{2}$",
+                "minLength": 2,
+                "maxLength": 2,
+                "example": "DE",
+            }
+        }
 
     def to_internal_value(self, data):
         if not isinstance(data, str) or len(data) != 2 or not data.isalpha():

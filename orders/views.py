@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as accounts_services
+from accounts.client import client_from_request
 from inventory.errors import InsufficientStock
 
 from . import address_book, guest, selectors, services, shipping
@@ -354,7 +355,7 @@ def guest_order_detail(request, number):
                 password=form.cleaned_data["password"],
                 first_name=name[0][:150],
                 last_name=(name[1] if len(name) > 1 else "")[:150],
-                client=accounts_services.Client.from_request(request),
+                client=client_from_request(request),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

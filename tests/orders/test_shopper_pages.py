@@ -89,7 +89,7 @@ def test_api_refuses_anything_but_an_iso_country_code(user_client, product, coun
         HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
     )
     assert response.status_code == 400
-    assert "country" in field_errors(response)["shipping_address"]
+    assert "shipping_address.country" in field_errors(response)
 
 
 def test_api_takes_a_lower_case_code_and_stores_it_upper_case(user_client, product):
