@@ -138,7 +138,9 @@ class Address(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.full_name}, {self.line1}, {self.postal_code} {self.city}, {self.country}"
+        return (
+            f"{self.full_name}, {self.line1}, {self.postal_code} {self.city}, {self.country.name}"
+        )
 
     def as_shipping_address(self) -> dict:
         """Return the address in the shape checkout takes."""

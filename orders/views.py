@@ -143,8 +143,9 @@ def _checkout_context(request, *, form, items, country):
     subtotal = services.cart_subtotal(items=items)
     methods = shipping.shipping_method_list(country=country)
     options = [
-        {"method": method, "price": shipping.shipping_price(method=method, subtotal=subtotal)}
+        {"method": method, "price": price, "total": subtotal + price}
         for method in methods
+        for price in [shipping.shipping_price(method=method, subtotal=subtotal)]
     ]
     chosen = form["shipping_method"].value() if "shipping_method" in form.fields else None
     current = next((o for o in options if str(o["method"].pk) == str(chosen)), None)

@@ -23,4 +23,16 @@
     saved.forEach(function (radio) { radio.addEventListener("change", syncAddress); });
     syncAddress();
   }
+
+  // Checkout: the summary follows the delivery option chosen (the server prices it again).
+  document.querySelectorAll("input[name=shipping_method]").forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      document.querySelectorAll("span[data-shipping]").forEach(function (el) {
+        el.textContent = radio.dataset.shipping;
+      });
+      document.querySelectorAll("span[data-total]").forEach(function (el) {
+        el.textContent = radio.dataset.total;
+      });
+    });
+  });
 })();

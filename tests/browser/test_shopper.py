@@ -151,8 +151,13 @@ def test_address_book_delivery_choice_and_totals_above_the_button(browse, width,
     page.wait_for_url("**/checkout/")
     saved = page.get_by_test_id("saved-addresses").get_by_role("radio").first
     expect(saved).to_be_checked()
+    expect(page.get_by_test_id("saved-addresses")).to_contain_text("Hamburg, Germany")
     expect(page.get_by_label("Address", exact=True)).to_be_hidden()  # the saved one is used
     page.get_by_label(re.compile("Express delivery")).check()
+    # The summary follows the choice before the order is placed.
+    expect(page.get_by_test_id("checkout-shipping")).to_have_text(money("12.90"))
+    expect(page.get_by_test_id("checkout-total")).to_have_text(money("47.80"))
+    expect(page.get_by_test_id("place-order")).to_contain_text(money("47.80"))
     total = page.get_by_test_id("checkout-total")
     button = page.get_by_test_id("place-order")
     assert total.bounding_box()["y"] < button.bounding_box()["y"], "the total is below the button"
