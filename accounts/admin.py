@@ -3,8 +3,10 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.contrib.auth.forms import UserCreationForm as BaseUserCreationForm
+from django.utils import timezone
 
 from . import services
+from .client import client_from_request
 from .models import AuthEvent, Session, User
 
 
@@ -71,7 +73,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("email", "first_name", "last_name", "email_verified", "is_staff", "is_active")
     list_filter = ("is_staff", "is_superuser", "is_active", "email_verified")
     search_fields = ("email", "first_name", "last_name")
-    readonly_fields = ("date_joined", "last_login")
+    readonly_fields = ("date_joined", "last_login", "two_factor")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email_verified")}),
@@ -80,10 +82,11 @@ class UserAdmin(BaseUserAdmin):
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
+        ("Security", {"fields": ("two_factor",)}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     inlines = (SessionInline,)
-    actions = ("deactivate", "revoke_sessions")
+    actions = ("deactivate", "revoke_sessions", "mfa_reset")
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
@@ -103,6 +106,30 @@ class UserAdmin(BaseUserAdmin):
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.revoke_session")
+
+    @admin.display(description="two-factor authentication")
+    def two_factor(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        if services.mfa_enrolled(obj):
+            return "on (a superuser can reset it with the action on the user list)"
+        return "required, not set up yet" if services.mfa_required(obj) else "off"
+
+    def has_mfa_reset_permission(self, request):
+        return request.user.is_superuser
+
+    @admin.action(
+        description="Reset two-factor authentication (lost device)", permissions=("mfa_reset",)
+    )
+    def mfa_reset(self, request, queryset):
+        client = client_from_request(request)
+        count = 0
+        for user in queryset:
+            services.mfa_reset(user=user, actor=request.user, client=client)
+            count += 1
+        self.message_user(
+            request, f"Two-factor authentication reset for {count} user(s); they enrol again."
+        )
 
     def save_model(self, request, obj, form, change):
         deactivated = change and "is_active" in form.changed_data and not obj.is_active
@@ -180,24 +207,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Session)
 class SessionAdmin(ReadOnlyAdmin):
-    list_display = (
-        "user",
-        "kind",
-        "device_name",
-        "platform",
-        "ip_address",
-        "created_at",
-        "last_seen_at",
-        "expires_at",
-        "revoked_at",
-        "revoke_reason",
-    )
+    list_display = ("user", "device", "ip_address", "created_at", "last_seen_at", "state")
     list_filter = (ActiveFilter, "kind", "revoke_reason", "created_at")
     search_fields = ("user__email", "device_name", "ip_address")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     actions = ("revoke",)
     readonly_fields = [f.name for f in Session._meta.fields]
+
+    @admin.display(description="Device", ordering="device_name")
+    def device(self, session):
+        parts = (session.device_name, session.platform)
+        return " · ".join(p for p in parts if p) or session.get_kind_display()
+
+    @admin.display(description="State", ordering="revoked_at")
+    def state(self, session):
+        """Active until; or revoked (with why); or expired."""
+        if session.revoked_at:
+            return f"revoked {session.revoked_at:%Y-%m-%d %H:%M} ({session.revoke_reason})"
+        if session.expires_at <= timezone.now():
+            return "expired"
+        return f"active until {session.expires_at:%Y-%m-%d}"
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.revoke_session")
@@ -217,7 +247,7 @@ class SessionAdmin(ReadOnlyAdmin):
 class AuthEventAdmin(ReadOnlyAdmin):
     """The audit log: read-only."""
 
-    list_display = ("at", "kind", "email", "user", "ip_address", "session")
+    list_display = ("at", "kind", "email", "ip_address", "session")
     list_filter = ("kind", "at")
     search_fields = ("email", "user__email", "ip_address")
     list_select_related = ("user", "session")

@@ -3,7 +3,7 @@
 import uuid
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +15,9 @@ from .errors import (
     EmailNotVerified,
     InvalidCredentials,
     InvalidToken,
+    MFAChallengeInvalid,
+    MFACodeInvalid,
+    MFASetupRequired,
     SessionNotFound,
     TokenExpired,
     TokenInvalid,
@@ -26,8 +29,10 @@ from .openapi import api_errors
 from .serializers import (
     DetailSerializer,
     EmailSerializer,
+    LoginSecondFactorSerializer,
     LoginSerializer,
     LogoutSerializer,
+    MFAChallengeSerializer,
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     RefreshSerializer,
@@ -119,12 +124,38 @@ class LoginView(AnonymousAPIView):
         request=LoginSerializer,
         responses={
             200: TokenPairSerializer,
-            **api_errors(InvalidCredentials, EmailNotVerified, TooManyAttempts),
+            202: OpenApiResponse(
+                MFAChallengeSerializer,
+                "Staff with two-factor authentication: send a code with the challenge to "
+                "auth/login/2fa/ to get the tokens.",
+            ),
+            **api_errors(InvalidCredentials, EmailNotVerified, MFASetupRequired, TooManyAttempts),
         },
     )
     def post(self, request):
         data = _valid(LoginSerializer, request)
-        pair = services.login(**data, client=_client(request))
+        result = services.login(**data, client=_client(request))
+        if isinstance(result, services.MFAChallenge):
+            return Response(MFAChallengeSerializer(result).data, status=status.HTTP_202_ACCEPTED)
+        return Response(TokenPairSerializer(result).data)
+
+
+class LoginSecondFactorView(AnonymousAPIView):
+    """Second step of a staff login: the challenge and a code give the token pair."""
+
+    throttle_scope = "login"
+
+    @extend_schema(
+        summary="Log in, second step (staff with two-factor authentication)",
+        request=LoginSecondFactorSerializer,
+        responses={
+            200: TokenPairSerializer,
+            **api_errors(MFACodeInvalid, MFAChallengeInvalid, TooManyAttempts),
+        },
+    )
+    def post(self, request):
+        data = _valid(LoginSecondFactorSerializer, request)
+        pair = services.login_second_factor(**data, client=_client(request))
         return Response(TokenPairSerializer(pair).data)
 
 
@@ -223,8 +254,10 @@ class MeView(APIView):
 class PasswordChangeView(APIView):
     @extend_schema(
         summary="Change my password (ends my other sessions)",
+        description="A wrong `old_password` counts toward the email's lockout like a wrong "
+        "password at login; once locked, the answer is 429 `too_many_attempts`.",
         request=PasswordChangeSerializer,
-        responses={204: None},
+        responses={204: None, **api_errors(TooManyAttempts)},
     )
     def post(self, request):
         data = _valid(PasswordChangeSerializer, request)
@@ -289,6 +322,7 @@ urlpatterns = [
         name="auth-password-reset-code",
     ),
     path("auth/login/", LoginView.as_view(), name="auth-login"),
+    path("auth/login/2fa/", LoginSecondFactorView.as_view(), name="auth-login-2fa"),
     path("auth/refresh/", RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
     path("auth/logout-all/", LogoutAllView.as_view(), name="auth-logout-all"),

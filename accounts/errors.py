@@ -91,3 +91,25 @@ class SessionNotFound(AccountsError):
     code = "not_found"
     http_status = 404
     default_message = "No such session."
+
+
+class MFACodeInvalid(AccountsError):
+    """A wrong or used second-factor code."""
+
+    code = "mfa_code_invalid"
+    http_status = 401
+    default_message = "The code is not correct (or was already used)."
+
+
+class MFAChallengeInvalid(AccountsError):
+    """The login challenge is unknown, expired, spent or past its attempts."""
+
+    code = "mfa_challenge_invalid"
+    http_status = 401
+    default_message = "This sign-in has expired; enter your email and password again."
+
+
+class MFASetupRequired(AccountsError):
+    code = "mfa_setup_required"
+    http_status = 403
+    default_message = "Staff accounts need two-factor authentication: set it up at /admin/ first."

@@ -56,6 +56,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     email_verified = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    email_skeleton = models.CharField(
+        max_length=1024,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="UTS #39 skeleton of the email (accounts.confusables): two addresses that "
+        "look the same cannot both be used.",
+    )
 
     objects = UserManager()
 
@@ -74,6 +83,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self):
         super().clean()
         self.email = email_normalize(self.email)
+
+    def save(self, *args, **kwargs):
+        from .confusables import email_skeleton
+
+        self.email_skeleton = email_skeleton(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_skeleton"}
+        super().save(*args, **kwargs)
 
     def get_full_name(self):
         return f"{self.first_name} {self.last_name}".strip() or self.email
@@ -128,7 +146,7 @@ class Session(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.user_id} · {self.device_name or self.kind} · {self.pk}"
+        return f"{self.device_name or self.get_kind_display()} · {str(self.pk)[:8]}"
 
     def is_active(self, now=None) -> bool:
         now = now or timezone.now()
@@ -191,6 +209,11 @@ class AuthEvent(models.Model):
         PASSWORD_RESET_REQUEST = "password_reset_request", "Password reset requested"
         PASSWORD_RESET = "password_reset", "Password reset"
         USER_DEACTIVATED = "user_deactivated", "User deactivated"
+        MFA_FAILED = "mfa_failed", "Second factor refused"
+        MFA_ENROLLED = "mfa_enrolled", "Two-factor authentication set up"
+        MFA_RECOVERY_CODES = "mfa_recovery_codes", "Recovery codes replaced"
+        MFA_RESET = "mfa_reset", "Two-factor authentication reset by a superuser"
+        MAIL_CAPPED = "mail_capped", "Mail not sent: hourly cap for this address"
 
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="auth_events"

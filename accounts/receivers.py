@@ -17,7 +17,10 @@ def web_session_start(sender, request, user, **kwargs):
     """Every django.contrib.auth.login() (pages, admin, test force_login) gets a Session."""
     if request is None or not hasattr(request, "session"):
         return
-    session = services.web_session_start(user=user, client=client_from_request(request))
+    login_via = getattr(request, "accounts_login_via", None) or {"via": "web"}
+    session = services.web_session_start(
+        user=user, client=client_from_request(request), **login_via
+    )
     request.session[WEB_SESSION_KEY] = str(session.pk)
 
 

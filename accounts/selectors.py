@@ -176,3 +176,22 @@ def auth_event_list(*, user=None, email: str = "") -> QuerySet[AuthEvent]:
     if email:
         queryset = queryset.filter(email=email)
     return queryset.order_by("-at", "-id")
+
+
+SIGN_IN_KINDS = (
+    AuthEvent.Kind.LOGIN,
+    AuthEvent.Kind.LOGIN_FAILED,
+    AuthEvent.Kind.LOGIN_LOCKED,
+    AuthEvent.Kind.MFA_FAILED,
+    AuthEvent.Kind.MFA_ENROLLED,
+    AuthEvent.Kind.MFA_RESET,
+)
+
+
+def sign_in_events_for(*, user) -> QuerySet[AuthEvent]:
+    """The user's own sign-ins and failed attempts (by account or by email), newest first."""
+    return (
+        AuthEvent.objects.filter(Q(user_id=user.pk) | Q(email=user.email), kind__in=SIGN_IN_KINDS)
+        .only("at", "kind", "ip_address", "user_agent", "extra")
+        .order_by("-at", "-id")
+    )

@@ -72,6 +72,21 @@ def _seconds_until(moment) -> int:
     return max(0, int((moment - timezone.now()).total_seconds()))
 
 
+class MFAChallengeSerializer(serializers.Serializer):
+    """Answer of a staff login that needs the second factor (POST auth/login/2fa/)."""
+
+    mfa_required = serializers.BooleanField()
+    challenge = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="Seconds the challenge stays valid.")
+
+
+class LoginSecondFactorSerializer(serializers.Serializer):
+    challenge = serializers.CharField(max_length=2048)
+    code = serializers.CharField(
+        max_length=64, help_text="6 digits from the authenticator app, or a recovery code."
+    )
+
+
 class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=4096)
 

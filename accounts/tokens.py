@@ -57,13 +57,26 @@ class RefreshToken(_SessionToken):
     lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
 
 
-def token_issue(*, token_class, user_id: int, session_id, expires_at: datetime) -> tuple[str, dict]:
+def user_claims(user) -> dict:
+    """Claims for clients to shape their screens: `email` and `role` (shopper or staff).
+
+    Information only: authorization reads the session's cached user and its permissions,
+    never these claims (they are as old as the token).
+    """
+    return {"email": user.email, "role": "staff" if user.is_staff else "shopper"}
+
+
+def token_issue(
+    *, token_class, user_id: int, session_id, expires_at: datetime, extra: dict | None = None
+) -> tuple[str, dict]:
     """Sign a new token of the class for the session; return it and its claims."""
     token = token_class()
     token.set_exp(from_time=token.current_time, lifetime=expires_at - token.current_time)
     token["user_id"] = str(user_id)
     token["sub"] = str(user_id)
     token["sid"] = str(session_id)
+    for name, value in (extra or {}).items():
+        token[name] = value
     raw = str(token)
     return raw, token.payload
 

@@ -1,7 +1,9 @@
 """Account pages: login, registration, verification, device sessions and passwords."""
 
 import math
+import time
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
+from .admin_site import MFA_PENDING_KEY
 from .client import Client, client_from_request
 from .errors import (
     EmailNotVerified,
@@ -33,6 +36,7 @@ from .forms import (
     SetPasswordForm,
 )
 from .middleware import WEB_SESSION_KEY
+from .throttling import login_throttle_wait
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -60,12 +64,18 @@ def login_view(request):
         return redirect(_redirect_target(request))
     form = LoginForm(request.POST or None)
     status = 200
-    if request.method == "POST" and form.is_valid():
+    wait = login_throttle_wait(request) if request.method == "POST" else None
+    if wait:
+        form.is_valid()
+        form.add_error(None, f"Too many sign-in attempts; try again in {wait} second(s).")
+        status = 429
+    elif request.method == "POST" and form.is_valid():
         try:
             user = services.login_credentials_check(
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
                 client=_client(request),
+                via="web",
             )
         except InvalidCredentials as exc:
             form.add_error(None, str(exc))
@@ -82,6 +92,11 @@ def login_view(request):
             )
             status = 429
         else:
+            if services.mfa_required(user):
+                # Staff with a second factor finish at the admin's door (one second step).
+                request.session[MFA_PENDING_KEY] = {"uid": user.pk, "at": time.time()}
+                target = _redirect_target(request)
+                return redirect(f"{reverse('admin:login')}?{urlencode({'next': target})}")
             auth_login(request, user, backend=MODEL_BACKEND)
             messages.success(request, "You are logged in.")
             return redirect(_redirect_target(request))
@@ -208,6 +223,12 @@ def password_change_view(request):
             )
         except ValidationError as exc:
             form.add_error(None, exc)
+        except TooManyAttempts as exc:
+            minutes = math.ceil(exc.retry_after / 60)
+            form.add_error(None, f"Too many wrong passwords. Try again in {minutes} minute(s).")
+            return _form_page(
+                request, form, title="Change your password", submit="Change password", status=429
+            )
         else:
             update_session_auth_hash(request, user)
             messages.success(

@@ -14,6 +14,7 @@ from outbox.services import task_enqueue
 from .errors import CategoryInUse, ProductInUse
 from .models import Category, Product
 from .selectors import category_descendant_ids
+from .signals import product_deleting
 
 THUMBNAIL_SIZE = (400, 400)
 
@@ -61,6 +62,7 @@ def product_update(*, product: Product, **fields) -> Product:
 
 @transaction.atomic
 def product_delete(*, product: Product) -> None:
+    product_deleting.send(sender=Product, product=product)
     try:
         product.delete()
     except ProtectedError as exc:

@@ -60,7 +60,7 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SHOP_NAME = env("SHOP_NAME", default="Django Shop")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_config.ShopAdminConfig",  # django.contrib.admin with our guarded site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -73,23 +73,32 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "import_export",
     "corsheaders",
     "csp",
-    # Ours, lowest first: payments -> orders -> inventory -> catalog -> accounts -> outbox.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    # Ours, lowest first:
+    # reports -> payments -> orders -> inventory -> catalog -> accounts -> outbox.
     "outbox",
     "accounts",
     "catalog",
     "inventory",
     "orders",
     "payments",
+    "reports",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.CraftedInputMiddleware",
+    # Early, so every answer carries the policy, including those refused below.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CommonMiddleware, so a preflight is answered before any redirect.
     "corsheaders.middleware.CorsMiddleware",
+    # After CORS, so an allowed origin can read the 4xx it answers.
+    "config.middleware.CraftedInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -97,7 +106,6 @@ MIDDLEWARE = [
     "accounts.middleware.SessionCheckMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -198,6 +206,15 @@ REFRESH_REUSE_GRACE_SECONDS = env.int("REFRESH_REUSE_GRACE_SECONDS", default=10)
 SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=30)
 EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=60 * 60 * 24 * 3)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
+# Two-factor authentication for staff (accounts.services.mfa): required in production.
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=PRODUCTION)
+MFA_CHALLENGE_TTL = env.int("MFA_CHALLENGE_TTL", default=300)  # seconds between the steps
+MFA_CHALLENGE_ATTEMPTS = 5  # wrong codes before a challenge dies
+OTP_TOTP_ISSUER = SHOP_NAME
+
+# Mails per address and kind (verification, reset, "account exists") in an hour.
+MAIL_CAP_PER_HOUR = env.int("MAIL_CAP_PER_HOUR", default=3)
+
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_WINDOW = timedelta(minutes=env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", default=15))
 
@@ -226,20 +243,15 @@ REST_FRAMEWORK = {
         "accounts.authentication.SessionTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # Our JSON parser limits nesting (API_JSON_MAX_DEPTH); form and multipart as DRF's default.
-    "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    # JSON only; the product image upload adds multipart on that viewset alone.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, through our parser that limits nesting (API_JSON_MAX_DEPTH); the product
+    # image upload adds multipart on that viewset alone.
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -368,6 +380,11 @@ CELERY_BEAT_SCHEDULE = {
 # Shop rules (inventory, orders, payments)
 # ------------------------------------------------------------------------------
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
+# CSV import/export in the admin: exporting needs the model's view permission, importing its
+# add permission (admins that import more ask for more); an import is one transaction.
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
 # Product lists count matches exactly up to this many, then report the count as capped.
 CATALOG_COUNT_LIMIT = env.int("CATALOG_COUNT_LIMIT", default=1000)
 RESERVATION_MINUTES = env.int("RESERVATION_MINUTES", default=15)
@@ -389,6 +406,30 @@ if env.bool("DUMMY_GATEWAY_ENABLED", default=not PRODUCTION):
         # Seconds before a pending test card's settlement webhook is sent (by a worker).
         "SETTLE_DELAY_SECONDS": env.int("DUMMY_GATEWAY_SETTLE_DELAY_SECONDS", default=2),
     }
+# Stripe (hosted Checkout Sessions through the official SDK): on when both keys are set.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+if STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET:
+    PAYMENT_GATEWAYS["stripe"] = {
+        "CLASS": "payments.gateways.stripe.StripeGateway",
+        "WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "SECRET_KEY": STRIPE_SECRET_KEY,
+        # Only for tests and local fakes; empty means Stripe's own API.
+        "API_BASE": env("STRIPE_API_BASE", default=""),
+    }
+# Where a hosted checkout sends the shopper back; `{order}` is the order number. Empty: the
+# shop's own pages. SPA clients may pass their own URLs from PAYMENT_RETURN_ORIGINS.
+PAYMENT_RETURN_URL = env("PAYMENT_RETURN_URL", default="")
+PAYMENT_CANCEL_URL = env("PAYMENT_CANCEL_URL", default="")
+PAYMENT_RETURN_ORIGINS = env.list("PAYMENT_RETURN_ORIGINS", default=[])
+# Payments left `processing` this long are asked about at the gateway (a crash between
+# phases); `pending` ones (hosted checkout open, bank confirmation due) after the second.
+PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=120)
+PAYMENT_PENDING_CHECK_AFTER_SECONDS = env.int("PAYMENT_PENDING_CHECK_AFTER_SECONDS", default=3600)
+# Recipients of payment alerts (reviews, refused refunds); empty: staff who may review.
+PAYMENT_ALERT_EMAILS = env.list("PAYMENT_ALERT_EMAILS", default=[])
+# Processed and refused webhook deliveries are kept this long.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
 FRAUD_AMOUNT_THRESHOLD = env("FRAUD_AMOUNT_THRESHOLD", default="1000.00")
 FRAUD_MAX_ORDERS_PER_HOUR = env.int("FRAUD_MAX_ORDERS_PER_HOUR", default=10)
@@ -400,6 +441,14 @@ FRAUD_REVIEW_SCORE = env.int("FRAUD_REVIEW_SCORE", default=50)
 CELERY_BEAT_SCHEDULE["payments-process-pending-webhooks"] = {
     "task": "payments.tasks.webhooks_process_pending",
     "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["payments-reconcile"] = {
+    "task": "payments.tasks.payments_reconcile",
+    "schedule": timedelta(minutes=5),
+}
+CELERY_BEAT_SCHEDULE["payments-purge-webhook-inbox"] = {
+    "task": "payments.tasks.webhook_events_purge",
+    "schedule": crontab(hour=4, minute=27),
 }
 
 # ------------------------------------------------------------------------------

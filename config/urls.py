@@ -9,8 +9,10 @@ from .health import healthz
 
 # Each app owns its API routes (`<app>/api.py`) and its pages (`<app>/urls.py`).
 APPS = ("accounts", "catalog", "inventory", "orders", "payments")
+# Apps with an API and no pages of their own (reports' pages live in the admin).
+API_ONLY_APPS = ("reports",)
 
-api_v1 = [path("", include(f"{app}.api")) for app in APPS]
+api_v1 = [path("", include(f"{app}.api")) for app in (*APPS, *API_ONLY_APPS)]
 
 urlpatterns = [
     path("admin/", admin.site.urls),

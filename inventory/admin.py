@@ -2,15 +2,57 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from import_export.admin import ExportMixin, ImportExportMixin
+from import_export.formats.base_formats import CSV
+
+from catalog.admin import ProductAdmin
+from catalog.models import Product
+from catalog.resources import ProductResource
 
 from . import services
 from .errors import InventoryError
 from .forms import StockAdjustForm, StockReceiveForm
 from .models import Batch, Reservation, StockAlert, StockItem, StockMovement
+from .resources import StockCountResource, StockLevelResource, StockMovementResource
+
+
+class StockLevelFilter(admin.SimpleListFilter):
+    """Out of stock (nothing available), low (at or below the threshold) or in stock."""
+
+    title = "stock"
+    parameter_name = "stock"
+    prefix = ""  # the path from the listed model to its StockItem ("" or "stock__")
+
+    def lookups(self, request, model_admin):
+        return (("out", "Out of stock"), ("low", "Low"), ("in", "In stock"))
+
+    def queryset(self, request, queryset):
+        p = self.prefix
+        queryset = queryset.alias(_available=F(f"{p}on_hand") - F(f"{p}reserved"))
+        out = Q(_available__lte=0)
+        if p:  # a product without a stock item has nothing to sell
+            out |= Q(stock__isnull=True)
+        low = Q(_available__gt=0, _available__lte=F(f"{p}low_stock_threshold"))
+        if self.value() == "out":
+            return queryset.filter(out)
+        if self.value() == "low":
+            return queryset.filter(low)
+        if self.value() == "in":
+            return queryset.filter(_available__gt=F(f"{p}low_stock_threshold"))
+        return queryset
+
+
+class ProductStockLevelFilter(StockLevelFilter):
+    prefix = "stock__"
+
+
+def stock_summary(item) -> str:
+    return f"{item.on_hand} on hand · {item.available} available"
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -65,16 +107,16 @@ class ActiveReservationInline(ReadOnlyInline):
 
 
 @admin.register(StockItem)
-class StockItemAdmin(admin.ModelAdmin):
+class StockItemAdmin(ImportExportMixin, admin.ModelAdmin):
     list_display = (
         "product",
-        "sku",
         "on_hand",
         "reserved",
         "available_units",
         "low_stock_threshold",
         "stock_links",
     )
+    list_filter = (StockLevelFilter,)
     list_select_related = ("product",)
     search_fields = ("product__name", "product__sku")
     autocomplete_fields = ("product",)
@@ -82,6 +124,17 @@ class StockItemAdmin(admin.ModelAdmin):
     inlines = (ActiveReservationInline, BatchInline, StockMovementInline)
     change_form_template = "inventory/admin/stockitem_change_form.html"
     actions = ("evaluate_alerts",)
+    import_formats = export_formats = (CSV,)
+
+    def get_import_resource_classes(self, request):
+        return [StockCountResource]
+
+    def get_export_resource_classes(self, request):
+        return [StockLevelResource]
+
+    def has_import_permission(self, request):
+        """A stock count adjusts stock: it needs the right to adjust it."""
+        return request.user.has_perm("inventory.adjust_stock")
 
     def get_inlines(self, request, obj=None):
         return self.inlines if obj is not None else ()
@@ -217,22 +270,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdmin):
+class StockMovementAdmin(ExportMixin, ReadOnlyAdmin):
     """The ledger: nobody adds, changes or deletes rows here."""
 
-    list_display = (
-        "created_at",
-        "stock_item",
-        "kind",
-        "delta_on_hand",
-        "delta_reserved",
-        "reference",
-        "note",
-        "actor",
-    )
+    resource_classes = (StockMovementResource,)
+    export_formats = (CSV,)
+
+    list_display = ("created_at", "product", "kind", "change", "reference", "note", "actor")
     list_filter = ("kind", "created_at")
     search_fields = ("reference", "stock_item__product__sku", "stock_item__product__name")
-    list_select_related = ("stock_item", "actor")
+    list_select_related = ("stock_item__product", "actor")
+
+    @admin.display(ordering="stock_item__product__name")
+    def product(self, movement):
+        return movement.stock_item.product
+
+    @admin.display(description="on hand / reserved")
+    def change(self, movement):
+        return f"{movement.delta_on_hand:+d} / {movement.delta_reserved:+d}"
+
     date_hierarchy = "created_at"
 
 
@@ -241,7 +297,7 @@ class ReservationAdmin(ReadOnlyAdmin):
     list_display = ("reference", "stock_item", "quantity", "state", "expires_at", "created_at")
     list_filter = ("state",)
     search_fields = ("reference",)
-    list_select_related = ("stock_item",)
+    list_select_related = ("stock_item__product",)
 
 
 @admin.register(Batch)
@@ -249,7 +305,7 @@ class BatchAdmin(ReadOnlyAdmin):
     list_display = ("number", "stock_item", "expires_on", "quantity_received", "received_at")
     list_filter = ("expires_on",)
     search_fields = ("number", "stock_item__product__sku")
-    list_select_related = ("stock_item",)
+    list_select_related = ("stock_item__product",)
 
 
 @admin.register(StockAlert)
@@ -274,3 +330,36 @@ class StockAlertAdmin(ReadOnlyAdmin):
             services.stock_alert_acknowledge(alert=alert, actor=request.user)
             count += 1
         self.message_user(request, f"{count} alert(s) acknowledged.")
+
+
+# The product list and page show each product's stock (inventory sits above catalog, so it
+# extends the catalog's admin from here).
+admin.site.unregister(Product)
+
+
+@admin.register(Product)
+class ProductStockAdmin(ImportExportMixin, ProductAdmin):
+    list_display = (
+        *(c for c in ProductAdmin.list_display if c != "created_at"),
+        "stock_level",
+    )
+    list_filter = (ProductStockLevelFilter, *ProductAdmin.list_filter)
+    list_select_related = (*ProductAdmin.list_select_related, "stock")
+    readonly_fields = (*ProductAdmin.readonly_fields, "stock_level")
+    resource_classes = (ProductResource,)
+    import_formats = export_formats = (CSV,)
+
+    def has_import_permission(self, request):
+        """An import adds new SKUs and changes existing ones."""
+        return request.user.has_perms(["catalog.add_product", "catalog.change_product"])
+
+    @admin.display(description="Stock")
+    def stock_level(self, product):
+        item = getattr(product, "stock", None) if product.pk else None
+        if item is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:inventory_stockitem_change", args=[item.pk]),
+            stock_summary(item),
+        )

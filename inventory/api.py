@@ -10,11 +10,12 @@ from accounts.openapi import api_errors
 from accounts.permissions import require_perms
 
 from . import selectors, services
-from .errors import InsufficientStock, InvalidQuantity
+from .errors import InsufficientStock, InvalidQuantity, StockItemExists
 from .filters import StockAlertFilter, StockItemFilter, StockMovementFilter
 from .serializers import (
     StockAdjustSerializer,
     StockAlertSerializer,
+    StockItemCreateSerializer,
     StockItemSerializer,
     StockMovementSerializer,
     StockReceiveSerializer,
@@ -40,6 +41,26 @@ class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     def get_queryset(self):
         return selectors.stock_item_list()
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [CAN_ADJUST_STOCK()]
+        return super().get_permissions()
+
+    @extend_schema(
+        request=StockItemCreateSerializer,
+        responses={
+            201: StockItemSerializer,
+            **api_errors(StockItemExists),
+        },
+    )
+    def create(self, request):
+        """Make the (empty) stock item of a product that has none; every new product gets one."""
+        serializer = StockItemCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = services.stock_item_create(**serializer.validated_data)
+        item = self.get_queryset().get(pk=item.pk)
+        return Response(StockItemSerializer(item).data, status=201)
 
     @extend_schema(
         summary="Receive stock",

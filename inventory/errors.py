@@ -16,6 +16,15 @@ class InvalidQuantity(InventoryError):
         super().__init__(message)
 
 
+class StockItemExists(InventoryError):
+    code = "stock_item_exists"
+    http_status = 409
+    default_message = "This product already has its stock item."
+
+    def __init__(self, message="This product already has its stock item."):
+        super().__init__(message)
+
+
 class InvalidReference(InventoryError):
     code = "invalid_reference"
     http_status = 400

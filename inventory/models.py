@@ -26,7 +26,7 @@ class StockItem(models.Model):
         ]
 
     def __str__(self):
-        return f"Stock of product {self.product_id}"
+        return f"Stock of {self.product}"
 
     @property
     def available(self) -> int:
@@ -97,7 +97,7 @@ class Reservation(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} x item {self.stock_item_id} for {self.reference} ({self.state})"
+        return f"{self.quantity} x {self.stock_item.product} for {self.reference} ({self.state})"
 
 
 class StockMovementQuerySet(models.QuerySet):
@@ -150,11 +150,17 @@ class StockMovement(models.Model):
         ]
         indexes = [
             models.Index(fields=["stock_item", "-created_at"], name="inventory_mov_item_created"),
+            # Reports sum the ledger over a date range: an index-only scan, never the table.
+            models.Index(
+                fields=["created_at"],
+                include=["stock_item", "kind", "delta_on_hand", "delta_reserved"],
+                name="inventory_mov_created_cover",
+            ),
         ]
 
     def __str__(self):
         deltas = f"{self.delta_on_hand:+d}/{self.delta_reserved:+d}"
-        return f"{self.kind} {deltas} item {self.stock_item_id}"
+        return f"{self.get_kind_display()} {deltas} · {self.stock_item.product}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -213,4 +219,4 @@ class StockAlert(models.Model):
         indexes = [models.Index(fields=["state", "-opened_at"], name="inventory_alert_state")]
 
     def __str__(self):
-        return f"{self.get_kind_display()} for item {self.stock_item_id} ({self.state})"
+        return f"{self.get_kind_display()}: {self.stock_item.product} ({self.state})"

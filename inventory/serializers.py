@@ -1,6 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.models import Product
+
 from .models import StockAlert, StockItem, StockMovement
 
 MAX_UNITS = 1_000_000
@@ -27,6 +29,11 @@ class StockItemSerializer(serializers.ModelSerializer):
 
     def get_available(self, item) -> int:
         return item.available
+
+
+class StockItemCreateSerializer(serializers.Serializer):
+    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.all())
+    low_stock_threshold = serializers.IntegerField(min_value=0, max_value=MAX_UNITS, required=False)
 
 
 class StockReceiveSerializer(serializers.Serializer):

@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from outbox.services import task_enqueue
 
-from .errors import InsufficientStock, InvalidQuantity, InvalidReference, Shortage
+from .errors import (
+    InsufficientStock,
+    InvalidQuantity,
+    InvalidReference,
+    Shortage,
+    StockItemExists,
+)
 from .models import Batch, Reservation, StockAlert, StockItem, StockMovement
 from .signals import reservation_expired
 
@@ -85,6 +91,31 @@ def stock_item_for_product(*, product) -> StockItem:
     """Return the product's stock item, creating an empty one the first time."""
     stock_item, _ = StockItem.objects.get_or_create(product=product)
     return stock_item
+
+
+def stock_item_create(*, product, low_stock_threshold: int | None = None) -> StockItem:
+    """Make the stock item of a product that has none (made before every product got one)."""
+    fields = {} if low_stock_threshold is None else {"low_stock_threshold": low_stock_threshold}
+    try:
+        with transaction.atomic():
+            return StockItem.objects.create(product=product, **fields)
+    except IntegrityError:  # it exists, or a concurrent request just made it
+        if StockItem.objects.filter(product=product).exists():
+            raise StockItemExists() from None
+        raise
+
+
+@transaction.atomic
+def stock_item_delete_if_unused(*, product) -> bool:
+    """Delete the product's stock item if it has no ledger, batch, reservation or alert."""
+    item = StockItem.objects.select_for_update().filter(product=product).first()
+    if item is None or item.on_hand or item.reserved:
+        return False
+    for related in (item.movements, item.batches, item.reservations, item.alerts):
+        if related.exists():
+            return False
+    item.delete()
+    return True
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ from .errors import (
     EmailNotVerified,
     IdempotencyKeyReused,
     InvalidTransition,
+    PaymentInProgress,
     ProductUnavailable,
 )
 from .filters import OrderFilter
@@ -257,7 +258,10 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="Cancel my unpaid order",
         request=None,
-        responses={200: OrderDetailSerializer, **api_errors(InvalidTransition)},
+        responses={
+            200: OrderDetailSerializer,
+            **api_errors(InvalidTransition, PaymentInProgress),
+        },
         description="Cancel an unpaid order (owner or staff); its reserved stock is released.",
     )
     @action(detail=True, methods=["post"])
@@ -273,7 +277,10 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="Move an order to another status (staff)",
         request=OrderTransitionSerializer,
-        responses={200: OrderDetailSerializer, **api_errors(InvalidTransition)},
+        responses={
+            200: OrderDetailSerializer,
+            **api_errors(InvalidTransition, PaymentInProgress),
+        },
         description="Staff: move the order to another status along the lifecycle.",
     )
     @action(detail=True, methods=["post"], permission_classes=[CAN_TRANSITION])

@@ -63,3 +63,13 @@ class ProductUnavailable(OrdersError):
 
     def payload(self) -> dict:
         return {"products": self.product_ids}
+
+
+class PaymentInProgress(OrdersError):
+    """A payment is moving money for this order right now; try again in a moment."""
+
+    code = "payment_in_progress"
+    http_status = 409
+
+    def __init__(self, message="A payment for this order is in progress; try again shortly."):
+        super().__init__(message)

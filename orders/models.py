@@ -49,7 +49,7 @@ class CartItem(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} x product {self.product_id}"
+        return f"{self.quantity} x {self.product}"
 
 
 class OrderStatus(models.TextChoices):
@@ -187,6 +187,11 @@ class Order(models.Model):
     placed_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
     reservation_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set while a payment moves money for this order (its phase 1 to phase 3): the order
+    # is neither cancelled nor expired meanwhile. See orders.services (lock order).
+    payment_started_at = models.DateTimeField(null=True, blank=True)
+    # Money given back on the payment that paid this order (payments tells orders).
+    refunded_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -204,6 +209,10 @@ class Order(models.Model):
                 # Rounded so SQLite's float arithmetic (make run) agrees with exact decimals.
                 condition=Q(total=Round(F("subtotal") + F("shipping"), 2)),
                 name="orders_order_total_is_subtotal_plus_shipping",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_total__gte=0) & Q(refunded_total__lte=F("total")),
+                name="orders_order_refunded_within_total",
             ),
         ]
         indexes = [
@@ -301,7 +310,7 @@ class OrderEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
+        return f"{self.order.number}: {self.from_status or '-'} -> {self.to_status}"
 
     @property
     def shopper_note(self) -> str:

@@ -1,4 +1,7 @@
-"""Writes to carts and orders: cart changes, checkout, and the order lifecycle."""
+"""Writes to carts and orders: cart changes, checkout, and the order lifecycle.
+
+Lock order: see orders.locking (the order row, then payments, then stock rows by id).
+"""
 
 import hashlib
 import json
@@ -28,8 +31,10 @@ from .errors import (
     EmailNotVerified,
     IdempotencyKeyReused,
     InvalidTransition,
+    PaymentInProgress,
     ProductUnavailable,
 )
+from .locking import order_lock
 from .models import (
     MAX_LINE_QUANTITY,
     Cart,
@@ -395,20 +400,35 @@ def _lines_by_product(order: Order) -> dict[int, int]:
     return demand
 
 
-@transaction.atomic
-def order_transition(*, order: Order, to_status: str, actor=None, note: str = "") -> Order:
-    """Move the order along the transition table, with its stock side effects and an event.
+# Moves that only payments make (money went back), apart from the staff table above:
+# a full refund before shipping ends the order; refunds after delivery track the money.
+REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PAID: frozenset({S.REFUNDED}),
+    S.PROCESSING: frozenset({S.REFUNDED}),
+    S.DELIVERED: frozenset({S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+}
+# A fully refunded order never goes (back) towards the customer.
+NOT_WHEN_FULLY_REFUNDED = frozenset({S.PROCESSING, S.SHIPPED})
 
-    -> paid commits the reservations; pending_payment -> cancelled/expired releases them;
-    paid|processing -> cancelled puts the goods back on the shelf and asks payments to refund.
-    """
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+
+def order_fully_refunded(order: Order) -> bool:
+    return order.total > 0 and order.refunded_total >= order.total
+
+
+def _order_move(locked: Order, *, to_status: str, actor=None, note: str = "") -> Order:
+    """Apply one step to a locked order: its stock side effects, an event, the email."""
     from_status = locked.status
-    if to_status not in S.values or not transition_allowed(
-        from_status=from_status, to_status=to_status
+    if to_status in NOT_WHEN_FULLY_REFUNDED and order_fully_refunded(locked):
+        raise InvalidTransition(
+            from_status, to_status, message="This order was refunded in full; it cannot ship."
+        )
+    if (
+        from_status == S.PENDING_PAYMENT
+        and to_status in (S.CANCELLED, S.EXPIRED)
+        and locked.payment_started_at is not None
     ):
-        raise InvalidTransition(from_status, to_status)
-
+        raise PaymentInProgress()
     now = _now()
     locked.status = to_status
     fields = ["status", "updated_at"]
@@ -421,13 +441,17 @@ def order_transition(*, order: Order, to_status: str, actor=None, note: str = ""
                 from_status, to_status, message="The stock held for this order was released."
             )
         locked.paid_at = now
-        fields.append("paid_at")
+        locked.payment_started_at = None
+        fields += ["paid_at", "payment_started_at"]
     elif from_status == S.PENDING_PAYMENT and to_status in (S.CANCELLED, S.EXPIRED):
         inventory_services.reservations_release(reference=locked.number, actor=actor)
-    elif to_status == S.CANCELLED:  # from paid or processing: nothing has left the warehouse
+    elif to_status in (S.CANCELLED, S.REFUNDED) and from_status in (S.PAID, S.PROCESSING):
+        # Nothing has left the warehouse: the goods go back on the shelf, and anything still
+        # held for the order is released.
         lines = _lines_by_product(locked)
         if lines:
             inventory_services.stock_return(lines=lines, reference=locked.number, actor=actor)
+        inventory_services.reservations_release(reference=locked.number, actor=actor)
     locked.save(update_fields=fields)
     event = OrderEvent.objects.create(
         order=locked,
@@ -438,11 +462,130 @@ def order_transition(*, order: Order, to_status: str, actor=None, note: str = ""
         at=now,
     )
     if to_status == S.CANCELLED and from_status in (S.PAID, S.PROCESSING):
+        # Payments queues the refund (after commit, in its own phases).
         order_refund_requested.send(sender=Order, order=locked, actor=actor)
     _queue_notification(event)
+    return locked
 
+
+@transaction.atomic
+def order_transition(*, order: Order, to_status: str, actor=None, note: str = "") -> Order:
+    """Move the order along the transition table, with its stock side effects and an event.
+
+    -> paid commits the reservations; pending_payment -> cancelled/expired releases them
+    (refused while a payment is in progress); paid|processing -> cancelled puts the goods
+    back on the shelf and asks payments to refund. A fully refunded order never moves to
+    processing or shipped.
+    """
+    locked = order_lock(order_id=order.pk)
+    if to_status not in S.values or not transition_allowed(
+        from_status=locked.status, to_status=to_status
+    ):
+        raise InvalidTransition(locked.status, to_status)
+    _order_move(locked, to_status=to_status, actor=actor, note=note)
     # Callers keep using the instance they passed in.
     order.status, order.paid_at, order.updated_at = locked.status, locked.paid_at, locked.updated_at
+    return locked
+
+
+# ------------------------------------------------------------------------------
+# What payments asks of orders (lock order: see orders.locking)
+# ------------------------------------------------------------------------------
+def order_unpayable_reason(*, order: Order, now=None) -> str:
+    """Return why the order cannot take a payment now, or "" when it can."""
+    now = now or _now()
+    if order.status != S.PENDING_PAYMENT:
+        return f"the order is {order.get_status_display().lower()}"
+    if order.reservation_expires_at is not None and order.reservation_expires_at <= now:
+        return "the order's reservation time has run out"
+    return ""
+
+
+def order_payment_begin(*, order_id: int) -> Order:
+    """Lock the order for a payment's phase 1; refuse unless it can be paid now.
+
+    Marks the order as having a payment in progress (cleared by `order_mark_paid` or
+    `order_payment_end`), so it is neither cancelled nor expired while money moves.
+    Runs inside the caller's transaction and takes the first lock of the lock order.
+    """
+    locked = order_lock(order_id=order_id)
+    reason = order_unpayable_reason(order=locked)
+    if reason:
+        raise InvalidTransition(
+            locked.status, S.PAID, message=f"This order cannot be paid: {reason}."
+        )
+    if locked.payment_started_at is None:
+        locked.payment_started_at = _now()
+        locked.save(update_fields=["payment_started_at", "updated_at"])
+    return locked
+
+
+def order_payment_end(*, order_id: int) -> Order:
+    """Clear the payment-in-progress mark (the payment failed, or waits for its provider)."""
+    locked = order_lock(order_id=order_id)
+    if locked.payment_started_at is not None:
+        locked.payment_started_at = None
+        locked.save(update_fields=["payment_started_at", "updated_at"])
+    return locked
+
+
+def order_mark_paid(*, order_id: int, actor=None, note: str = "") -> Order:
+    """Mark the order paid with its reservations committed; raise InvalidTransition if it can't.
+
+    Runs inside the caller's (phase 3) transaction, which must not hold payment rows yet:
+    this takes the order lock first.
+    """
+    locked = order_lock(order_id=order_id)
+    # A payment that started in time may finish after the reservation time: the expiry
+    # waits for it (payment_started_at), so the stock is still held.
+    reason = order_unpayable_reason(
+        order=locked, now=locked.payment_started_at if locked.payment_started_at else None
+    )
+    if reason:
+        raise InvalidTransition(
+            locked.status, S.PAID, message=f"The order cannot be paid: {reason}."
+        )
+    with transaction.atomic():  # a refused commit leaves the order as it was
+        return _order_move(locked, to_status=S.PAID, actor=actor, note=note)
+
+
+def order_refund_record(
+    *,
+    order_id: int,
+    amount: Decimal,
+    actor=None,
+    note: str = "",
+    restock_lines: Mapping[int, int] | None = None,
+) -> Order:
+    """Record money given back on the order's payment, and what follows for the order.
+
+    A refund of the whole paid amount before shipping ends the order (refunded, goods back
+    on the shelf, reservations released); a partial one leaves it shippable. Refunds of a
+    delivered order move it to refunded or partially_refunded. `restock_lines` (shipped or
+    later: goods that came back) go back on the shelf. Runs in the caller's transaction.
+    """
+    locked = order_lock(order_id=order_id)
+    locked.refunded_total = min(locked.refunded_total + Decimal(amount), locked.total)
+    locked.save(update_fields=["refunded_total", "updated_at"])
+    if restock_lines:
+        inventory_services.stock_return(lines=restock_lines, reference=locked.number, actor=actor)
+    fully = order_fully_refunded(locked)
+    if locked.status in (S.PAID, S.PROCESSING) and fully:
+        to_status = S.REFUNDED
+    elif locked.status in (S.DELIVERED, S.PARTIALLY_REFUNDED):
+        to_status = S.REFUNDED if fully else S.PARTIALLY_REFUNDED
+    else:
+        return locked
+    if to_status in REFUND_TRANSITIONS.get(locked.status, ()):
+        _order_move(locked, to_status=to_status, actor=actor, note=note)
+    return locked
+
+
+def order_refund_reverse(*, order_id: int, amount: Decimal) -> Order:
+    """Take back a recorded refund the provider refused for good (the order keeps its status)."""
+    locked = order_lock(order_id=order_id)
+    locked.refunded_total = max(locked.refunded_total - Decimal(amount), Decimal("0.00"))
+    locked.save(update_fields=["refunded_total", "updated_at"])
     return locked
 
 
@@ -453,7 +596,7 @@ def order_cancel_unpaid(*, order: Order, actor, by_guest: bool = False) -> Order
     The status is checked under the row lock: an order paid a moment ago is not cancelled
     here (that is the staff transition, which refunds).
     """
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = order_lock(order_id=order.pk)
     if locked.status != S.PENDING_PAYMENT:
         raise InvalidTransition(
             locked.status, S.CANCELLED, "Only unpaid orders can be cancelled here."
@@ -484,6 +627,9 @@ def order_expire_for_reference(*, reference: str) -> Order | None:
     )
     if order is None:
         return None
+    if order.payment_started_at is not None:
+        # Money is moving for this order: the expiry rolls back and its next run decides.
+        raise PaymentInProgress()
     try:
         return order_transition(
             order=order, to_status=S.EXPIRED, note="Payment was not received in time."

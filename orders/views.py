@@ -13,7 +13,7 @@ from accounts.client import client_from_request
 from inventory.errors import InsufficientStock
 
 from . import address_book, guest, selectors, services, shipping
-from .errors import CartEmpty, CartItemGone, InvalidTransition, OrdersError
+from .errors import CartEmpty, CartItemGone, InvalidTransition, OrdersError, PaymentInProgress
 from .filters import OrderFilter
 from .forms import (
     AddressBookForm,
@@ -301,7 +301,7 @@ def order_cancel(request, number):
         raise PermissionDenied("Cancelling someone else's order needs orders.transition_order.")
     try:
         services.order_cancel_unpaid(order=order, actor=request.user)
-    except InvalidTransition as exc:
+    except (InvalidTransition, PaymentInProgress) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Order {order.number} was cancelled.")

@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
@@ -57,23 +59,15 @@ class FraudCheckInline(ReadOnlyInline):
 class PaymentAdmin(admin.ModelAdmin):
     """Payments are written by the shop; staff review flagged ones and refund from here."""
 
-    list_display = (
-        "id",
-        "order",
-        "status",
-        "amount",
-        "refunded_amount",
-        "currency",
-        "gateway",
-        "risk_score",
-        "created_at",
-    )
+    list_display = ("id", "order", "status", "money", "gateway", "risk_score", "created_at")
     list_filter = ("status", "gateway", "created_at")
     search_fields = ("order__number", "gateway_reference", "order__email")
     list_select_related = ("order",)
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Payment._meta.fields if f.name != "request_hash"]
-    exclude = ("request_hash",)
+    readonly_fields = [
+        f.name for f in Payment._meta.fields if f.name not in ("request_hash", "provider_key")
+    ]
+    exclude = ("request_hash", "provider_key")
     inlines = (RefundInline, FraudCheckInline)
     actions = ("approve_review", "reject_review", "refund_in_full")
 
@@ -82,6 +76,11 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Amount", ordering="amount")
+    def money(self, payment):
+        refunded = f" ({payment.refunded_amount} back)" if payment.refunded_amount else ""
+        return f"{payment.amount} {payment.currency}{refunded}"
 
     def _each(self, request, queryset, service, done: str):
         ok = 0
@@ -95,7 +94,13 @@ class PaymentAdmin(admin.ModelAdmin):
         if ok:
             self.message_user(request, f"{ok} payment(s) {done}.", messages.SUCCESS)
 
-    @admin.action(description="Approve selected payments in review")
+    def has_review_payment_permission(self, request):
+        return request.user.has_perm("payments.review_payment")
+
+    def has_refund_payment_permission(self, request):
+        return request.user.has_perm("payments.refund_payment")
+
+    @admin.action(description="Approve selected payments in review", permissions=["review_payment"])
     def approve_review(self, request, queryset):
         self._each(
             request,
@@ -104,7 +109,10 @@ class PaymentAdmin(admin.ModelAdmin):
             "approved",
         )
 
-    @admin.action(description="Reject selected payments in review (money goes back)")
+    @admin.action(
+        description="Reject selected payments in review (money goes back)",
+        permissions=["review_payment"],
+    )
     def reject_review(self, request, queryset):
         self._each(
             request,
@@ -113,7 +121,10 @@ class PaymentAdmin(admin.ModelAdmin):
             "rejected",
         )
 
-    @admin.action(description="Refund what is left of selected payments (no restock)")
+    @admin.action(
+        description="Refund what is left of selected payments (no restock)",
+        permissions=["refund_payment"],
+    )
     def refund_in_full(self, request, queryset):
         self._each(
             request,
@@ -129,7 +140,7 @@ class PaymentAdmin(admin.ModelAdmin):
 class FraudCheckAdmin(ReadOnlyAdmin):
     list_display = ("payment", "score", "decision", "reviewed_by", "created_at")
     list_filter = ("decision",)
-    list_select_related = ("payment", "reviewed_by")
+    list_select_related = ("payment__order", "reviewed_by")
     readonly_fields = (
         "payment",
         "score",
@@ -189,12 +200,21 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def short_error(self, obj):
         return obj.error[:80]
 
-    @admin.display(description="Raw body")
+    @admin.display(description="Body")
     def body(self, obj):
-        return format_html("<pre>{}</pre>", obj.raw_body)
+        """The body as received, indented when it is JSON."""
+        try:
+            text = json.dumps(json.loads(obj.raw_body), indent=2, sort_keys=True)
+        except ValueError:
+            text = obj.raw_body
+        return format_html('<pre class="webhook-body">{}</pre>', text)
+
+    def has_review_payment_permission(self, request):
+        return request.user.has_perm("payments.review_payment")
 
     @admin.action(
-        description="Process selected events again (processed or refused ones are skipped)"
+        description="Process selected events again (processed or refused ones are skipped)",
+        permissions=["review_payment"],
     )
     def reprocess(self, request, queryset):
         ids = list(queryset.filter(signature_valid=True).values_list("pk", flat=True))
@@ -206,3 +226,6 @@ class WebhookEventAdmin(ReadOnlyAdmin):
             f"{counts['failed']} failed.",
             level,
         )
+
+
+from . import admin_desk  # noqa: E402,F401  (the order desk's payments and refunds)

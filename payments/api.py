@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.client import client_ip
 from accounts.openapi import api_errors
+from accounts.permissions import require_perms
 from accounts.throttling import ScopedRateThrottle
 from orders import selectors as orders_selectors
 
@@ -22,7 +23,9 @@ from .errors import (
     InvalidSignature,
     MalformedWebhook,
     OrderNotPayable,
+    PaymentInProgress,
     PaymentNotRefundable,
+    PaymentsError,
     RefundExceedsPayment,
     RestockNotPossible,
     SignatureExpired,
@@ -102,38 +105,54 @@ class OrderPaymentsView(generics.ListAPIView):
         responses={
             201: OpenApiResponse(
                 PaymentSerializer,
-                "The payment: `succeeded`, `failed` (declined), `pending` (settles by "
-                "webhook) or `review` (held by the fraud rules; the order stays unpaid).",
+                "The payment. Hosted checkout: `pending` with `redirect_url` (send the "
+                "shopper there; the provider's webhook settles it). Dummy test cards: "
+                "`succeeded`, `failed` (declined), `pending` (settles by webhook) or "
+                "`review` (held by the fraud rules; the order stays unpaid).",
             ),
-            200: OpenApiResponse(PaymentSerializer, "Replay of an earlier request."),
+            200: OpenApiResponse(
+                PaymentSerializer,
+                "Replay of an earlier request, or the hosted checkout already open for this order.",
+            ),
             **api_errors(
                 UnknownGateway,
                 (404, "not_found", "No such order, or not yours."),
+                PaymentInProgress,
                 OrderNotPayable,
                 IdempotencyKeyReused,
+                GatewayFailed,
             ),
         },
         examples=[
             OpenApiExample(
-                "Dummy card",
+                "Hosted checkout",
+                request_only=True,
+                value={"gateway": "stripe", "return_url": "https://app.example.com/paid"},
+            ),
+            OpenApiExample(
+                "Dummy test card (development)",
                 request_only=True,
                 value={"gateway": "dummy", "card_number": "4242424242424242"},
-            )
+            ),
         ],
-        description="Pay an order awaiting payment; the amount is always the order's total.",
+        description="Pay an order awaiting payment; the amount is always the order's total. "
+        "The shop never receives a card number from a real gateway's shoppers: it answers "
+        "with the provider's `redirect_url`.",
     )
     def post(self, request, number):
         key = idempotency_key(request)
         order = self._order(number, owner_only=True)
         data = PaymentStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        details = {k: v for k, v in data.validated_data.items() if k != "gateway"}
+        fields = data.validated_data
         payment, created = services.payment_start(
             order=order,
-            gateway=data.validated_data["gateway"],
-            details=details,
+            gateway=fields["gateway"],
+            details={"card_number": fields.get("card_number", "")},
             idempotency_key=key,
             ip_address=client_ip(request),
+            return_url=fields.get("return_url", ""),
+            cancel_url=fields.get("cancel_url", ""),
         )
         return Response(
             PaymentSerializer(payment).data,
@@ -146,9 +165,19 @@ class WebhookView(APIView):
 
     authentication_classes = ()
     permission_classes = (permissions.AllowAny,)
-    throttle_classes = (ScopedRateThrottle,)
+    # Only refused requests are counted (per client address): a provider's signed
+    # deliveries are never turned away, and a flood of unsigned posts past the rate is
+    # answered 429 without being stored.
+    throttle_classes = ()
     throttle_scope = "webhook"
     raw_body = True  # verified and parsed by the gateway, never by DRF's parsers
+
+    def _refusal_recorded(self, request) -> bool:
+        throttle = ScopedRateThrottle()
+        if throttle.allow_request(request, self):
+            return True
+        self.refusal_wait = throttle.wait()
+        return False
 
     @extend_schema(
         operation_id="payments_webhooks_receive",
@@ -160,24 +189,48 @@ class WebhookView(APIView):
                 "X-Signature",
                 str,
                 OpenApiParameter.HEADER,
-                required=True,
-                description='`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` '
-                "with the gateway's webhook secret; at most 5 minutes old.",
-            )
+                required=False,
+                description='Dummy gateway: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw '
+                "body>\">` with the gateway's webhook secret; at most 5 minutes old.",
+            ),
+            OpenApiParameter(
+                "Stripe-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Stripe: checked by the Stripe SDK with STRIPE_WEBHOOK_SECRET.",
+            ),
         ],
         responses={
             200: OpenApiResponse(
                 WebhookAcceptedSerializer,
-                "Stored (or already stored: `duplicate`); processed once, in the background.",
+                "Verified and stored (or already stored: `duplicate`); processed once, "
+                "after, by a worker. A settling event must match the payment's amount, "
+                "currency and gateway; one that does not holds the payment for review.",
             ),
-            **api_errors(UnknownGateway, InvalidSignature, SignatureExpired, MalformedWebhook),
+            **api_errors(
+                UnknownGateway,
+                InvalidSignature,
+                SignatureExpired,
+                MalformedWebhook,
+                (429, "throttled", "Too many refused requests from this address."),
+            ),
         },
         description="Webhook endpoint for payment providers (no authentication: signed).",
     )
     def post(self, request, gateway):
-        event, created = services.webhook_receive(
-            gateway=gateway, body=request.body, headers=request.headers
-        )
+        self.refusal_wait = None
+        try:
+            event, created = services.webhook_receive(
+                gateway=gateway,
+                body=request.body,
+                headers=request.headers,
+                record_refusal=lambda: self._refusal_recorded(request),
+            )
+        except PaymentsError:
+            if self.refusal_wait is not None:
+                raise exceptions.Throttled(wait=self.refusal_wait) from None
+            raise
         return Response(
             {
                 "detail": "Received." if created else "Already received.",
@@ -190,14 +243,18 @@ class WebhookView(APIView):
 class RefundCreateView(APIView):
     """Staff refund a payment, in full or in part, optionally putting the goods back."""
 
-    permission_classes = (permissions.IsAdminUser,)
+    permission_classes = (require_perms("payments.refund_payment"),)
 
     @extend_schema(
         operation_id="payments_refunds_create",
         summary="Refund a payment (staff)",
         request=RefundCreateSerializer,
         responses={
-            201: RefundSerializer,
+            201: OpenApiResponse(
+                RefundSerializer,
+                "Recorded; `status` is `processing` until the provider answered (a worker "
+                "calls it), then `succeeded`, `pending` (confirmed by webhook) or `failed`.",
+            ),
             **api_errors(
                 RefundExceedsPayment,
                 RestockNotPossible,
@@ -206,8 +263,10 @@ class RefundCreateView(APIView):
                 GatewayFailed,
             ),
         },
-        description="Refund a payment (staff). A delivered order becomes refunded or "
-        "partially_refunded; with restock the goods return to stock.",
+        description="Refund a payment (staff, payments.refund_payment). A refund of the whole "
+        "paid amount before shipping ends the order (refunded, goods back on the shelf); a "
+        "delivered order becomes refunded or partially_refunded; with restock returned goods "
+        "go back to stock.",
     )
     def post(self, request, payment_id):
         payment = selectors.payment_get(payment_id=payment_id)

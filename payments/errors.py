@@ -106,3 +106,13 @@ class WebhookTargetMissing(PaymentsError):
 
     code = "webhook_target_missing"
     http_status = 409
+
+
+class PaymentInProgress(PaymentsError):
+    """Another payment of this order is being made (or waits for its provider)."""
+
+    code = "payment_in_progress"
+    http_status = 409
+
+    def __init__(self, message="Another payment for this order is in progress."):
+        super().__init__(message)

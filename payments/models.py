@@ -3,9 +3,15 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+
+# What a refused webhook request keeps of its body (characters; bytes are cut first).
+REFUSED_BODY_MAX = 1024
 
 
 class PaymentStatus(models.TextChoices):
+    PROCESSING = "processing", "Processing"
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
@@ -21,6 +27,12 @@ class GatewayStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
 
+
+# Payments that may still take money: at most one per order (a partial unique constraint).
+# `processing`: recorded, the gateway is being asked (or a crash left it; reconcile asks);
+# `pending`: the provider has it (hosted checkout open, bank confirmation due);
+# `review`: held by the fraud rules or a webhook that did not match.
+OPEN_STATUSES = (PaymentStatus.PROCESSING, PaymentStatus.PENDING, PaymentStatus.REVIEW)
 
 # Payments that took money (some of it may have gone back).
 CAPTURED_STATUSES = (
@@ -44,9 +56,23 @@ class Payment(models.Model):
         max_length=16, choices=GatewayStatus.choices, default=GatewayStatus.PENDING
     )
     status = models.CharField(
-        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PROCESSING
     )
     idempotency_key = models.CharField(max_length=255)
+    # The key the provider dedups our calls on: derived from the order number and the
+    # client's Idempotency-Key in phase 1, so a retry after a crash asks for the same charge.
+    provider_key = models.CharField(max_length=255, blank=True)
+    # Hosted checkout: where the shopper goes to pay (the provider's page), and where the
+    # provider sends them back to (kept, so a retried call asks for exactly the same).
+    redirect_url = models.URLField(max_length=2000, blank=True)
+    return_url = models.URLField(max_length=2000, blank=True)
+    cancel_url = models.URLField(max_length=2000, blank=True)
+    # Why the payment is held in review (fraud rules, a webhook that did not match).
+    review_reason = models.CharField(max_length=255, blank=True)
+    # The status the shopper was last emailed about (so a repeated task mails once).
+    notified_status = models.CharField(max_length=20, blank=True, editable=False)
+    # When staff were alerted about this payment's review (cleared when it goes to review).
+    alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Keyed hash of the request (gateway and card), to tell a replay from a reused key.
     request_hash = models.CharField(max_length=64)
     risk_score = models.PositiveSmallIntegerField(default=0)
@@ -60,9 +86,23 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
+        permissions = [
+            ("refund_payment", "Can refund payments"),
+            ("review_payment", "Can decide on payments held for review"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("order", "idempotency_key"), name="payments_payment_order_idempotency"
+            ),
+            models.UniqueConstraint(
+                fields=("order",),
+                condition=Q(status__in=OPEN_STATUSES),
+                name="payments_payment_one_open_per_order",
+            ),
+            models.UniqueConstraint(
+                fields=("provider_key",),
+                condition=~Q(provider_key=""),
+                name="payments_payment_provider_key",
             ),
             models.UniqueConstraint(
                 fields=("gateway", "gateway_reference"),
@@ -91,7 +131,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self):
-        return f"Payment {self.pk} ({self.status}) of order {self.order_id}"
+        return f"Payment {self.pk} of order {self.order.number} ({self.get_status_display()})"
 
     # How shoppers see the gateway: the way they paid, not our integration's name.
     SHOPPER_METHOD_LABELS = {"dummy": "Card", "stripe": "Card"}
@@ -108,6 +148,7 @@ class Payment(models.Model):
 
 
 class RefundStatus(models.TextChoices):
+    PROCESSING = "processing", "Processing"
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
@@ -125,9 +166,17 @@ class Refund(models.Model):
     # product id (as a string) -> quantity put back on the shelf by this refund
     restocked_lines = models.JSONField(default=dict, blank=True)
     status = models.CharField(
-        max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING
+        max_length=16, choices=RefundStatus.choices, default=RefundStatus.PROCESSING
     )
     automatic = models.BooleanField(default=False)
+    # Derived from the payment's provider key in phase 1 (see payments.services.refunds).
+    provider_key = models.CharField(max_length=255, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Whether this refund counts for the order (it refunds the payment that paid it); an
+    # automatic refund of money that could not pay the order does not.
+    counts_for_order = models.BooleanField(default=True)
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -146,21 +195,28 @@ class Refund(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=RefundStatus.values), name="payments_refund_status_valid"
             ),
+            models.UniqueConstraint(
+                fields=("provider_key",),
+                condition=~Q(provider_key=""),
+                name="payments_refund_provider_key",
+            ),
         ]
         indexes = [
             models.Index(fields=["gateway_reference"], name="payments_refund_reference"),
         ]
 
     def __str__(self):
-        return f"Refund {self.pk} of {self.amount} on payment {self.payment_id}"
+        payment = self.payment
+        return f"Refund {self.pk}: {self.amount} {payment.currency} of order {payment.order.number}"
 
 
 class WebhookEvent(models.Model):
     """The inbox: every webhook request, stored before anything is done with it.
 
-    A verified event is stored once per (gateway, event id) and processed once
-    (`processed_at` is set in the transaction that applies it). Refused requests are kept
-    with `signature_valid=False` for the record and are never processed.
+    A verified event is stored once per (gateway, event id), acknowledged, and processed
+    once afterwards by a worker (`processed_at` is set in the transaction that applies it).
+    Refused requests keep their metadata and at most 1 KB of body, are never processed,
+    and are purged after WEBHOOK_RETENTION_DAYS like processed ones.
     """
 
     gateway = models.CharField(max_length=32)
@@ -186,6 +242,11 @@ class WebhookEvent(models.Model):
                 condition=Q(signature_valid=True) | Q(processed_at__isnull=True),
                 name="payments_webhook_refused_never_processed",
             ),
+            models.CheckConstraint(
+                condition=Q(signature_valid=True)
+                | Q(LessThanOrEqual(Length("raw_body"), REFUSED_BODY_MAX)),
+                name="payments_webhook_refused_body_small",
+            ),
         ]
         indexes = [
             models.Index(
@@ -193,6 +254,7 @@ class WebhookEvent(models.Model):
                 condition=Q(signature_valid=True, processed_at__isnull=True),
                 name="payments_webhook_unprocessed",
             ),
+            models.Index(fields=["received_at"], name="payments_webhook_received"),
         ]
 
     def __str__(self):
@@ -237,4 +299,42 @@ class FraudCheck(models.Model):
         ]
 
     def __str__(self):
-        return f"Fraud check of payment {self.payment_id}: {self.score} ({self.decision})"
+        decision = self.get_decision_display()
+        return f"Fraud check of payment {self.payment_id}: {self.score} ({decision})"
+
+
+class DummyProviderRecord(models.Model):
+    """The dummy provider's own ledger: what it charged or refunded, once per idempotency key.
+
+    It plays the provider's side (a real provider keeps this on its servers), so the dummy
+    gateway honours idempotency keys and answers status lookups like a real one.
+    """
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        REFUND = "refund", "Refund"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    key = models.CharField(max_length=255, unique=True)
+    reference = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=16)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    payment_reference = models.CharField(max_length=100, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    # Hosted checkout: where the provider's page sends the shopper back to.
+    success_url = models.URLField(max_length=2000, blank=True)
+    cancel_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="payments_dummyrecord_amount_gte_0"
+            ),
+        ]
+
+    def __str__(self):
+        return f"dummy {self.kind} {self.reference} ({self.status})"

@@ -90,3 +90,10 @@ def webhook_event_ids_unprocessed(*, received_before: datetime, max_attempts: in
         .order_by("received_at", "id")
         .values_list("id", flat=True)[:500]
     )
+
+
+def payment_open_for_order(*, order: Order) -> Payment | None:
+    """The order's payment that may still take money (at most one), if any."""
+    from .models import OPEN_STATUSES
+
+    return Payment.objects.filter(order=order, status__in=OPEN_STATUSES).first()

@@ -20,9 +20,21 @@ class PaymentSerializer(serializers.ModelSerializer):
             "gateway",
             "refunded_amount",
             "failure_code",
+            "redirect_url",
             "created_at",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "redirect_url": {
+                "help_text": "Hosted checkout: send the shopper here to pay (the provider's "
+                "page); empty otherwise."
+            },
+            "status": {
+                "help_text": "`processing` (the gateway is being asked), `pending` (waits for "
+                "the shopper on the provider's page, or the bank), `succeeded`, `failed`, "
+                "`review` (held for staff), `partially_refunded`, `refunded`."
+            },
+        }
 
 
 class PaymentStartSerializer(serializers.Serializer):
@@ -31,13 +43,40 @@ class PaymentStartSerializer(serializers.Serializer):
         max_length=32,
         required=False,
         allow_blank=True,
-        help_text="For the dummy gateway: 4242424242424242 (succeeds), 4000000000000002 "
-        "(declined), 4000000000003220 (pending, settles by webhook).",
+        help_text="Development and tests only, dummy gateway: 4242424242424242 (succeeds), "
+        "4000000000000002 (declined), 4000000000003220 (pending, settles by webhook). Leave "
+        "it out for the hosted checkout (every real gateway): the answer has `redirect_url`.",
+    )
+    return_url = serializers.URLField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        help_text="Hosted checkout: where the provider sends the shopper after paying (an "
+        "allowed origin, PAYMENT_RETURN_ORIGINS). Default: the shop's page.",
+    )
+    cancel_url = serializers.URLField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        help_text="Hosted checkout: where the provider sends a shopper who gave up.",
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["gateway"].choices = gateway_names()
+
+    def _url(self, value):
+        from .services.charges import return_url_allowed
+
+        if value and not return_url_allowed(value):
+            raise serializers.ValidationError("This origin is not allowed to receive shoppers.")
+        return value
+
+    def validate_return_url(self, value):
+        return self._url(value)
+
+    def validate_cancel_url(self, value):
+        return self._url(value)
 
 
 class RestockLineSerializer(serializers.Serializer):

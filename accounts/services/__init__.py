@@ -3,6 +3,7 @@
 - `sessions`: open (API or web), touch, revoke, log out, purge
 - `login`: credentials check, login (first token pair), refresh (the next pairs)
 - `lockout`: failures per email
+- `mfa`: staff two-factor authentication (django-otp devices, the API's login challenge)
 - `passwords`: validation, change, reset
 - `registration`: register, verify the email, resend the link
 - `emails`: the mails and their links (run by tasks)
@@ -21,7 +22,22 @@ from .emails import (
 )
 from .invalidation import user_cache_invalidate
 from .lockout import lockout_clear, lockout_retry_after
-from .login import TokenPair, login, login_credentials_check, token_refresh
+from .login import (
+    TokenPair,
+    login,
+    login_credentials_check,
+    login_second_factor,
+    token_refresh,
+)
+from .mfa import (
+    MFAChallenge,
+    mfa_enrolled,
+    mfa_required,
+    mfa_reset,
+    recovery_codes_regenerate,
+    totp_enrolment_confirm,
+    totp_enrolment_start,
+)
 from .passwords import (
     password_change,
     password_reset_confirm,
@@ -46,6 +62,7 @@ from .users import user_deactivate, user_profile_update
 __all__ = [
     "NO_CLIENT",
     "Client",
+    "MFAChallenge",
     "TokenPair",
     "account_exists_email_send",
     "email_verification_token_make",
@@ -54,14 +71,19 @@ __all__ = [
     "lockout_retry_after",
     "login",
     "login_credentials_check",
+    "login_second_factor",
     "logout",
     "logout_all",
     "logout_with_refresh",
+    "mfa_enrolled",
+    "mfa_required",
+    "mfa_reset",
     "password_change",
     "password_reset_confirm",
     "password_reset_email_send",
     "password_reset_request",
     "password_reset_user",
+    "recovery_codes_regenerate",
     "session_create",
     "session_end_for_user",
     "session_revoke",
@@ -69,6 +91,8 @@ __all__ = [
     "sessions_purge",
     "sessions_revoke_for_user",
     "token_refresh",
+    "totp_enrolment_confirm",
+    "totp_enrolment_start",
     "user_cache_invalidate",
     "user_deactivate",
     "user_profile_update",

@@ -1,15 +1,42 @@
 """The mails accounts sends (run by tasks, outside any transaction) and their links."""
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from .. import codes, tokens
+from ..client import NO_CLIENT
 from ..links import email_link
-from ..models import User
+from ..models import AuthEvent, User, email_normalize
+from .events import event
+
+
+def mail_allowed(*, kind: str, email: str, user=None, client=NO_CLIENT) -> bool:
+    """Take one of the hourly mails of this kind to this address; False past the cap.
+
+    MAIL_CAP_PER_HOUR (3) mails per address and kind (verification, reset, "you already
+    have an account") in a window that starts with the first one, so nobody can turn the
+    shop into a mail cannon against an inbox. Callers still answer 202: a refusal is only
+    written to the auth log.
+    """
+    digest = hashlib.sha256(email_normalize(email).encode()).hexdigest()[:40]
+    key = f"accounts:mailcap:{kind}:{digest}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3600)
+        count = 1
+    if count <= settings.MAIL_CAP_PER_HOUR:
+        return True
+    event(AuthEvent.Kind.MAIL_CAPPED, client=client, user=user, email=email, mail=kind)
+    return False
 
 
 def uidb64(user: User) -> str:

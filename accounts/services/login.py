@@ -13,12 +13,16 @@ from ..client import NO_CLIENT
 from ..errors import (
     EmailNotVerified,
     InvalidCredentials,
+    MFAChallengeInvalid,
+    MFACodeInvalid,
+    MFASetupRequired,
     TokenInvalid,
     TokenReused,
     TokenRotated,
     TooManyAttempts,
 )
 from ..models import AuthEvent, RefreshToken, Session, User, email_normalize
+from . import mfa
 from .events import event
 from .lockout import lockout_clear, lockout_failure_record, lockout_retry_after
 from .sessions import session_create, sessions_revoke_ids
@@ -36,17 +40,22 @@ class TokenPair:
     user: User
 
 
-def login_credentials_check(*, email: str, password: str, client=NO_CLIENT) -> User:
-    """Return the user the credentials belong to, or raise.
+def login_credentials_check(
+    *, email: str, password: str, client=NO_CLIENT, via: str = "api"
+) -> User:
+    """Return the user the credentials belong to, or raise. One check for the API, the
+    shop's login page and the admin (`via` says which, in the auth log).
 
     Unknown email, wrong password and inactive account all raise InvalidCredentials after
     one password hash, so the answer and its time do not tell them apart. The lockout
-    counts failures per email whether or not the account exists.
+    counts failures per email whether or not the account exists. For an account with a
+    second factor the lockout is cleared only once the code is right too, so guessing
+    codes after a right password still runs into it.
     """
     email = email_normalize(email)
     retry_after = lockout_retry_after(email=email)
     if retry_after:
-        event(Kind.LOGIN_LOCKED, client=client, email=email)
+        event(Kind.LOGIN_LOCKED, client=client, email=email, via=via)
         raise TooManyAttempts(retry_after)
     user = User.objects.filter(email=email).first()
     if user is None:
@@ -56,12 +65,13 @@ def login_credentials_check(*, email: str, password: str, client=NO_CLIENT) -> U
         valid = user.check_password(password) and user.is_active
     if not valid:
         failures = lockout_failure_record(email)
-        event(Kind.LOGIN_FAILED, client=client, user=user, email=email, failures=failures)
+        event(Kind.LOGIN_FAILED, client=client, user=user, email=email, failures=failures, via=via)
         raise InvalidCredentials()
     if not user.email_verified:
-        event(Kind.LOGIN_UNVERIFIED, client=client, user=user)
+        event(Kind.LOGIN_UNVERIFIED, client=client, user=user, via=via)
         raise EmailNotVerified()
-    lockout_clear(email=email)
+    if not mfa.mfa_required(user):
+        lockout_clear(email=email)
     return user
 
 
@@ -75,6 +85,7 @@ def _pair_issue(*, session: Session, user: User, now: datetime) -> tuple[TokenPa
         user_id=user.pk,
         session_id=session.pk,
         expires_at=access_expires_at,
+        extra=tokens.user_claims(user),
     )
     refresh, claims = tokens.token_issue(
         token_class=tokens.RefreshToken,
@@ -98,9 +109,42 @@ def _pair_issue(*, session: Session, user: User, now: datetime) -> tuple[TokenPa
 
 def login(
     *, email: str, password: str, device_name: str = "", platform: str = "", client=NO_CLIENT
-) -> TokenPair:
-    """Check the credentials and open an API session with its first token pair."""
+) -> TokenPair | mfa.MFAChallenge:
+    """Check the credentials and open an API session with its first token pair.
+
+    A staff account with a second factor gets a challenge instead (see
+    login_second_factor); one that needs a second factor it has not set up is refused.
+    """
     user = login_credentials_check(email=email, password=password, client=client)
+    if mfa.mfa_required(user):
+        if not mfa.mfa_enrolled(user):
+            event(Kind.LOGIN_FAILED, client=client, user=user, reason="mfa_setup_required")
+            raise MFASetupRequired()
+        return mfa.mfa_challenge_issue(user=user, context={"dn": device_name, "pf": platform})
+    return _api_session_open(user=user, device_name=device_name, platform=platform, client=client)
+
+
+def login_second_factor(*, challenge: str, code: str, client=NO_CLIENT) -> TokenPair:
+    """Second step of an API login: a live challenge and a right code give the first pair."""
+    user, context, nonce = mfa.mfa_challenge_open(challenge=challenge)
+    try:
+        method = mfa.mfa_check(user=user, code=code, client=client, via="api")
+    except MFACodeInvalid:
+        mfa.mfa_challenge_failure(nonce=nonce)
+        raise
+    if not mfa.mfa_challenge_spend(nonce=nonce):
+        raise MFAChallengeInvalid()
+    lockout_clear(email=user.email)
+    return _api_session_open(
+        user=user,
+        device_name=str(context.get("dn") or ""),
+        platform=str(context.get("pf") or ""),
+        client=client,
+        mfa=method,
+    )
+
+
+def _api_session_open(*, user, device_name, platform, client, **extra) -> TokenPair:
     with transaction.atomic():
         session = session_create(
             user=user,
@@ -111,7 +155,7 @@ def login(
         )
         pair, _ = _pair_issue(session=session, user=user, now=session.created_at)
         User.objects.filter(pk=user.pk).update(last_login=session.created_at)
-        event(Kind.LOGIN, client=client, user=user, session_id=session.pk)
+        event(Kind.LOGIN, client=client, user=user, session_id=session.pk, **extra)
     return pair
 
 

@@ -6,11 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..client import NO_CLIENT
-from ..errors import InvalidToken
+from ..errors import InvalidToken, TooManyAttempts
 from ..models import AuthEvent, User, email_normalize
-from .emails import user_from_uidb64
+from .emails import mail_allowed, user_from_uidb64
 from .events import event, task_after_commit
-from .lockout import lockout_clear
+from .lockout import lockout_clear, lockout_failure_record, lockout_retry_after
 from .sessions import sessions_revoke_for_user
 
 Kind = AuthEvent.Kind
@@ -26,9 +26,25 @@ def password_validate(password: str, user: User, *, field: str) -> None:
 def password_change(
     *, user, old_password: str, new_password: str, keep_session_id=None, client=NO_CLIENT
 ) -> User:
-    """Change the password and end every other session of the user."""
+    """Change the password and end every other session of the user.
+
+    A wrong old password is a failed sign-in: it counts toward the email's lockout (and is
+    logged), and a locked-out email cannot change its password until the lockout ends.
+    """
     user = User.objects.get(pk=user.pk)  # the request's user may be a cache snapshot
+    retry_after = lockout_retry_after(email=user.email)
+    if retry_after:
+        event(Kind.LOGIN_LOCKED, client=client, user=user, via="password_change")
+        raise TooManyAttempts(retry_after)
     if not user.check_password(old_password):
+        failures = lockout_failure_record(user.email)
+        event(
+            Kind.LOGIN_FAILED,
+            client=client,
+            user=user,
+            failures=failures,
+            via="password_change",
+        )
         raise ValidationError(
             {
                 "old_password": [
@@ -59,7 +75,9 @@ def password_reset_request(*, email: str, client=NO_CLIENT) -> None:
     email = email_normalize(email)
     user = User.objects.filter(email=email, is_active=True).first()
     event(Kind.PASSWORD_RESET_REQUEST, client=client, user=user, email=email)
-    if user is not None:
+    if user is not None and mail_allowed(
+        kind="password_reset", email=user.email, user=user, client=client
+    ):
         task_after_commit("email_password_reset_send", user.pk)
 
 

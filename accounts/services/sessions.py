@@ -141,13 +141,16 @@ def session_touch(*, session_id) -> None:
         Session.objects.filter(pk=session_id).update(last_seen_at=timezone.now())
 
 
-def web_session_start(*, user, client=NO_CLIENT) -> Session:
-    """Open the device Session of a web (Django session) login."""
+def web_session_start(*, user, client=NO_CLIENT, via: str = "web", **extra) -> Session:
+    """Open the device Session of a web (Django session) login: the shop or the admin."""
     with transaction.atomic():
         session = session_create(
-            user=user, kind=Session.Kind.WEB, client=client, device_name="Web browser"
+            user=user,
+            kind=Session.Kind.WEB,
+            client=client,
+            device_name="Admin" if via == "admin" else "Web browser",
         )
-        event(Kind.LOGIN, client=client, user=user, session_id=session.pk, via="web")
+        event(Kind.LOGIN, client=client, user=user, session_id=session.pk, via=via, **extra)
     return session
 
 

@@ -1,8 +1,12 @@
 """The interface every payment provider implements.
 
-A provider starts payments (`charge`), refunds them (`refund`) and reads its own webhooks
-(`webhook_verify`, `webhook_parse`). Webhook messages are normalised into `WebhookMessage`
-with our event types, so the rest of payments (and orders) never sees provider details.
+A provider starts payments (`charge`: at once with a card in development, or a hosted
+checkout the shopper is redirected to), refunds them (`refund`), answers what became of a
+payment or refund we lost track of (`payment_status`, `refund_status`; the reconcile job
+asks) and reads its own webhooks (`webhook_verify`, `webhook_parse`). Every call carries
+the idempotency key recorded in phase 1, and the provider must honour it. Webhook messages
+are normalised into `WebhookMessage` with our event types, so the rest of payments (and
+orders) never sees provider details.
 """
 
 import json
@@ -34,6 +38,19 @@ class ChargeResult:
     reference: str
     failure_code: str = ""
     failure_message: str = ""
+    redirect_url: str = ""  # hosted checkout: where the shopper pays
+
+
+@dataclass(frozen=True)
+class ReturnUrls:
+    """Where a hosted checkout sends the shopper back to (pages or an SPA)."""
+
+    success_url: str
+    cancel_url: str
+
+
+class GatewayUnavailable(Exception):
+    """The provider could not be reached or answered with an error; the call may be retried."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,11 @@ class WebhookMessage:
     type: str
     payment_reference: str = ""
     refund_reference: str = ""
+    # Our provider key, when the provider echoes it (lets an event settle a payment whose
+    # phase 3 has not recorded the provider's reference yet).
+    payment_key: str = ""
     amount: Decimal | None = None
+    currency: str = ""
     failure_code: str = ""
     data: Mapping = field(default_factory=dict)
 
@@ -72,12 +93,34 @@ class Gateway(ABC):
         return {}
 
     @abstractmethod
-    def charge(self, *, payment, details: Mapping, idempotency_key: str) -> ChargeResult:
-        """Take `payment.amount` from the shopper; the provider must honour the idempotency key."""
+    def charge(
+        self,
+        *,
+        payment,
+        details: Mapping,
+        idempotency_key: str,
+        return_urls: ReturnUrls | None = None,
+    ) -> ChargeResult:
+        """Take `payment.amount` (or open a hosted checkout for it); honour the key.
+
+        Raise GatewayUnavailable when the provider cannot be reached.
+        """
 
     @abstractmethod
     def refund(self, *, payment, refund, idempotency_key: str) -> RefundResult:
-        """Give `refund.amount` of the payment back."""
+        """Give `refund.amount` of the payment back; honour the idempotency key."""
+
+    @abstractmethod
+    def payment_status(self, *, payment) -> ChargeResult | None:
+        """Return what the provider knows of this payment (by reference or key); None if nothing."""
+
+    @abstractmethod
+    def refund_status(self, *, payment, refund) -> RefundResult | None:
+        """Return what the provider knows of this refund; None if it never reached it."""
+
+    def checkout_cancel(self, *, payment) -> ChargeResult | None:
+        """Close an open hosted checkout; return the payment's status after it."""
+        return self.payment_status(payment=payment)
 
     # -- webhooks ---------------------------------------------------------------------------
     def webhook_verify(self, *, body: bytes, headers: Mapping[str, str], now=None) -> None:
@@ -112,7 +155,9 @@ class Gateway(ABC):
             type=event_type,
             payment_reference=_reference(data.get("payment")),
             refund_reference=_reference(data.get("refund")),
+            payment_key=_key(data.get("key")),
             amount=_amount(data.get("amount")),
+            currency=_currency(data.get("currency")),
             failure_code=str(data.get("failure_code") or "")[:64],
             data=data,
         )
@@ -124,6 +169,22 @@ def _reference(value) -> str:
     if not isinstance(value, str) or not _REFERENCE.match(value):
         raise MalformedWebhook("A reference in the webhook's `data` is not valid.")
     return value
+
+
+def _key(value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not 0 < len(value) <= 255:
+        raise MalformedWebhook("The key in the webhook's `data` is not valid.")
+    return value
+
+
+def _currency(value) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z]{3}$", value):
+        raise MalformedWebhook("The webhook's currency is not a currency code.")
+    return value.upper()
 
 
 def _amount(value) -> Decimal | None:

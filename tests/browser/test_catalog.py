@@ -46,7 +46,7 @@ def catalog():
         ),
     }
     for key, on_hand in {"moka": 7, "beans": 40, "grinder": 2, "sencha": 25}.items():
-        StockItem.objects.create(product=products[key], on_hand=on_hand)
+        StockItem.objects.filter(product=products[key]).update(on_hand=on_hand)
     # The matcha whisk has no stock at all.
     return products
 

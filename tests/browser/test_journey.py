@@ -234,7 +234,7 @@ def test_shopper_registers_buys_pays_cancels_and_logs_out_everywhere(
     assert "/account/login/" in page.url
 
 
-def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
+def test_staff_ships_an_order_receives_stock_and_refunds_part_of_it(
     new_page, shop, mailoutbox, screenshot
 ):
     shopper = UserFactory(email="grace@example.com", first_name="Grace")
@@ -256,19 +256,35 @@ def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
     admin.get_by_role("button", name="Log in").click()
     expect(admin.get_by_role("heading", name="Site administration")).to_be_visible()
 
-    # The order moves to processing, then shipped.
+    # The dashboard says what waits: one paid order to ship.
+    expect(admin.locator("#shop-dashboard")).to_contain_text("1 Orders paid, not shipped")
+    screenshot(admin, "staff-00-dashboard")
+
+    # A bulk action shows what will change before it changes anything.
     admin.goto("/admin/orders/order/")
     row = admin.locator("#result_list tbody tr", has_text=number)
     assert "Paid" in row.inner_text()
-    for action, status in (
-        ("Mark selected orders processing", "processing"),
-        ("Mark selected orders shipped", "shipped"),
-    ):
-        row.locator("input.action-select").check()
-        admin.locator("select[name=action]").select_option(label=action)
-        admin.get_by_role("button", name="Go").click()
-        assert_admin_message(admin, f"1 order(s) marked {status}.")
-    assert "Shipped" in row.inner_text()
+    row.locator("input.action-select").check()
+    admin.locator("select[name=action]").select_option(
+        label="Start processing for the selected orders…"
+    )
+    admin.get_by_role("button", name="Go").click()
+    expect(admin.locator("#content")).to_contain_text("These orders will become processing")
+    admin.get_by_role("button", name="Yes, start processing for 1 order").click()
+    assert_admin_message(admin, "1 order(s) marked processing.")
+
+    # On the order page, only the allowed steps are offered, each confirmed with a note.
+    admin.locator("#result_list tbody tr", has_text=number).get_by_role("link", name=number).click()
+    expect(admin.get_by_role("link", name="Mark shipped")).to_be_visible()
+    expect(admin.get_by_role("link", name="Mark delivered")).to_have_count(0)
+    expect(admin.locator("input[name=_save]")).to_have_count(0)
+    admin.get_by_role("link", name="Mark shipped").click()
+    expect(admin.locator("#content")).to_contain_text("Processing → Shipped")
+    admin.get_by_label("Note").fill("DHL 123456")
+    screenshot(admin, "staff-01a-confirm-shipping")
+    admin.get_by_role("button", name="Yes, mark shipped").click()
+    assert_admin_message(admin, f"Order {number} is now shipped.")
+    expect(admin.locator("div.form-row.field-status")).to_contain_text("Shipped")
     screenshot(admin, "staff-01-orders-shipped")
 
     # The shopper sees it, with the whole timeline, and got an email.
@@ -302,6 +318,31 @@ def test_staff_ships_an_order_sees_the_low_stock_alert_and_receives_stock(
     assert "Closed" in alert.inner_text()
     page.goto("/products/burr-grinder/")
     expect(page.get_by_test_id("availability")).to_have_text("24 available")
+
+    # Delivered; one grinder comes back broken: refund part of it, with a confirmation.
+    admin.goto("/admin/orders/order/")
+    admin.get_by_role("link", name=number).click()
+    admin.get_by_role("link", name="Mark delivered").click()
+    admin.get_by_role("button", name="Yes, mark delivered").click()
+    assert_admin_message(admin, f"Order {number} is now delivered.")
+    admin.get_by_role("link", name="Refund…").click()
+    admin.get_by_label("Amount").fill("10.00")
+    admin.get_by_label("Reason").fill("One arrived broken.")
+    admin.get_by_label("Put goods back on the shelf").check()
+    admin.get_by_label(re.compile("^Burr grinder")).fill("1")
+    admin.get_by_role("button", name="Review refund").click()
+    summary = admin.locator("ul.refund-summary")
+    expect(summary).to_contain_text("Give back 10.00")
+    expect(summary).to_contain_text("The order becomes partially refunded.")
+    expect(summary).to_contain_text("Back on the shelf: 1 \u00d7 Burr grinder")
+    screenshot(admin, "staff-04-confirm-refund")
+    admin.get_by_role("button", name=re.compile("^Yes, refund 10.00")).click()
+    assert_admin_message(admin, f"Refund of 10.00 {settings.SHOP_CURRENCY} on order {number}")
+    expect(admin.locator("div.form-row.field-status")).to_contain_text("Partially refunded")
+    expect(admin.locator("#content")).to_contain_text("One arrived broken.")
+    screenshot(admin, "staff-05-refunded")
+    page.goto("/products/burr-grinder/")
+    expect(page.get_by_test_id("availability")).to_have_text("25 available")
 
 
 def assert_admin_message(page, text: str) -> None:

@@ -21,7 +21,7 @@ def test_shop_front_lists_products_with_search_and_pagination(client):
 def test_shop_front_filters_by_category_and_shows_stock(client):
     tea = CategoryFactory(name="Tea", slug="tea")
     product = ProductFactory(name="Sencha", category=tea)
-    StockItem.objects.create(product=product, on_hand=4)
+    StockItem.objects.filter(product=product).update(on_hand=4)
     ProductFactory(name="Kettle")
     page = client.get("/", {"category": "tea"})
     assert b"Sencha" in page.content
@@ -38,7 +38,7 @@ def test_bad_filters_show_an_error_next_to_the_field(client):
 
 def test_product_page_shows_price_and_availability(client):
     product = ProductFactory(name="Burr grinder", price="149.00")
-    StockItem.objects.create(product=product, on_hand=5, reserved=2)
+    StockItem.objects.filter(product=product).update(on_hand=5, reserved=2)
     page = client.get(f"/products/{product.slug}/")
     assert page.status_code == 200
     assert b"Burr grinder" in page.content

@@ -16,7 +16,9 @@ LIST = "/api/v1/products/"
 
 
 def _stock(product, on_hand, reserved=0):
-    return StockItem.objects.create(product=product, on_hand=on_hand, reserved=reserved)
+    return StockItem.objects.update_or_create(
+        product=product, defaults={"on_hand": on_hand, "reserved": reserved}
+    )[0]
 
 
 def test_product_list_is_paginated_and_shows_public_fields(api_client):

@@ -14,3 +14,10 @@ class StockItemFactory(factory.django.DjangoModelFactory):
 
     product = factory.SubFactory(ProductFactory)
     low_stock_threshold = 5
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Every product already has its (empty) stock item: take it and set the fields."""
+        product = kwargs.pop("product")
+        item, _ = model_class.objects.update_or_create(product=product, defaults=kwargs)
+        return item

@@ -70,6 +70,8 @@ def test_adjust_page_refuses_going_below_reserved(admin_client, stocked):
 
 def test_adding_a_stock_item_in_the_admin_sets_only_its_threshold(admin_client):
     product = ProductFactory()
+    # A product made before every product got its stock item on creation.
+    StockItem.objects.filter(product=product).delete()
     response = admin_client.post(
         "/admin/inventory/stockitem/add/", {"product": product.pk, "low_stock_threshold": 2}
     )

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.factories import CategoryFactory, UserFactory
+from tests.factories import CategoryFactory, ProductFactory, UserFactory
 from tests.helpers import error_code
 from tests.orders.factories import place_order, stocked_product
 
@@ -114,11 +114,23 @@ def test_a_body_over_the_upload_limit_is_413_in_the_error_shape(api, settings):
     _assert_api_error(response, 413, "request_too_large")
 
 
-def test_too_many_form_fields_are_400_in_the_error_shape(api, settings):
+def test_a_broken_multipart_upload_is_400_in_the_error_shape(settings):
+    """The one multipart endpoint (product image) answers a crafted body with the error shape."""
+    product = ProductFactory()
+    staff = APIClient(raise_request_exception=False)
+    staff.force_authenticate(UserFactory(is_staff=True, is_superuser=True))
+    path = f"/api/v1/products/{product.slug}/image/"
+    for body, content_type in (
+        ("--x\r\nbroken", "multipart/form-data; boundary=x"),
+        ("--x\r\nbroken", "multipart/form-data"),
+    ):
+        _assert_api_error(staff.post(path, body, content_type=content_type), 400)
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
-    body = "&".join(f"f{i}=1" for i in range(50))
-    response = api.post(
-        "/api/v1/auth/login/", body, content_type="application/x-www-form-urlencoded"
+    fields = "".join(
+        f"--x\r\nContent-Disposition: form-data; name=f{i}\r\n\r\n1\r\n" for i in range(50)
+    )
+    response = staff.post(
+        path, fields + "--x--\r\n", content_type="multipart/form-data; boundary=x"
     )
     _assert_api_error(response, 400, "bad_request")
 
@@ -131,8 +143,8 @@ def test_too_many_form_fields_are_400_in_the_error_shape(api, settings):
         ('{"email": "a"}', "application/json; charset=no-such-charset", 400, None),
         ("email=a", "text/plain", 415, "unsupported_media_type"),
         ("email=a", "application/xml", 415, "unsupported_media_type"),
-        ("--x\r\nbroken", "multipart/form-data; boundary=x", 400, None),
-        ("--x\r\nbroken", "multipart/form-data", 400, None),
+        ("email=a", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        ("--x\r\nbroken", "multipart/form-data; boundary=x", 415, "unsupported_media_type"),
     ],
 )
 def test_bad_bodies_and_content_types_get_the_error_shape(api, body, content_type, status, code):

@@ -31,7 +31,8 @@ def _policy(response) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/cart/", "/account/login/", "/admin/login/", "/api/docs/", "/no-such-page/"]
+    "path",
+    ["/", "/cart/", "/account/login/", "/admin/login/", "/api/docs/", "/no-such-page/", "/a%00/"],
 )
 def test_pages_admin_and_docs_carry_a_policy_without_inline_script(path):
     response = Client().get(path)

@@ -38,15 +38,24 @@ def test_order_admin_page_shows_lines_and_events(admin_client, user, product):
     assert product.sku in content and "Order placed." in content
 
 
-def test_admin_actions_move_orders_and_report_refusals(admin_client, staff_user, user, product):
+def test_bulk_action_confirms_then_moves_orders_and_reports_refusals(
+    admin_client, staff_user, user, product
+):
     paid = place_order(user, {product: 1})
     services.order_transition(order=paid, to_status=OrderStatus.PAID)
     pending = place_order(user, {product: 1})
+    selected = {"action": "mark_processing", "_selected_action": [paid.pk, pending.pk]}
+
+    confirm = admin_client.post("/admin/orders/order/", selected)
+    content = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "These orders will become processing" in content and paid.number in content
+    assert "These stay as they are" in content and pending.number in content
+    paid.refresh_from_db()
+    assert paid.status == OrderStatus.PAID  # nothing changed before the confirmation
 
     response = admin_client.post(
-        "/admin/orders/order/",
-        {"action": "mark_processing", "_selected_action": [paid.pk, pending.pk]},
-        follow=True,
+        "/admin/orders/order/", {**selected, "apply": "yes", "note": "Packing today."}, follow=True
     )
 
     content = response.content.decode()
@@ -56,4 +65,4 @@ def test_admin_actions_move_orders_and_report_refusals(admin_client, staff_user,
     pending.refresh_from_db()
     assert (paid.status, pending.status) == (OrderStatus.PROCESSING, OrderStatus.PENDING_PAYMENT)
     event = paid.events.last()
-    assert (event.actor_id, event.note) == (staff_user.pk, "Changed in admin.")
+    assert (event.actor_id, event.note) == (staff_user.pk, "Packing today.")

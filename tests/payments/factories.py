@@ -66,7 +66,12 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
 
 
 def event_body(event_type: str, payment, event_id: str | None = None, **data) -> bytes:
-    payload = {"payment": payment.gateway_reference, "amount": f"{payment.amount:.2f}", **data}
+    payload = {
+        "payment": payment.gateway_reference,
+        "amount": f"{payment.amount:.2f}",
+        "currency": payment.currency,
+        **data,
+    }
     return json.dumps(
         {"id": event_id or f"evt_{uuid.uuid4().hex}", "type": event_type, "data": payload}
     ).encode()

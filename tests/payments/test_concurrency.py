@@ -1,6 +1,12 @@
-"""Races on PostgreSQL: refunds never exceed the payment; webhooks and cancels do not deadlock."""
+"""Races on PostgreSQL with real threads: money moves once.
+
+Payment starts racing each other or a cancel reach the gateway once and never end in a
+charge that is refunded at once; refunds never exceed the payment; webhooks and cancels do
+not deadlock.
+"""
 
 import threading
+import time
 import uuid
 from decimal import Decimal
 
@@ -9,8 +15,11 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from orders import services as orders_services
+from orders.models import Order
+from payments.gateways.dummy import DummyGateway
 from payments.models import Payment, Refund
 from tests.factories import UserFactory
+from tests.helpers import error_code
 from tests.payments.factories import (
     CARD_OK,
     CARD_PENDING,
@@ -167,4 +176,90 @@ def test_staff_cancel_racing_a_staff_refund_does_not_deadlock_or_restock_twice()
     assert order.status == "cancelled"
     assert refund_status == 400  # no restock before shipping, or nothing left to refund
     assert stock_of(product) == (10, 0, 10)  # orders put the goods back, once
+    assert ledger_clean()
+
+
+@pytest.fixture
+def slow_charges(monkeypatch):
+    """Count calls that reach the dummy provider, and make each take a while (a real one does)."""
+    calls = []
+    original = DummyGateway.charge
+
+    def charge(self, **kwargs):
+        calls.append(kwargs["idempotency_key"])
+        time.sleep(0.3)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(DummyGateway, "charge", charge)
+    return calls
+
+
+def _shopper_with_order():
+    user = UserFactory()
+    product = stocked_product(on_hand=10, price="14.90")
+    order = place_order(user, {product: 1})
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client, order, product
+
+
+def _start(client, order):
+    def call():
+        response = client.post(
+            f"/api/v1/orders/{order.number}/payments/",
+            {"gateway": "dummy", "card_number": CARD_OK},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        )
+        return response.status_code, error_code(response) if response.status_code >= 400 else ""
+
+    return call
+
+
+def test_concurrent_payment_starts_reach_the_gateway_once(slow_charges):
+    client, order, product = _shopper_with_order()
+
+    answers = _run_together(*[_start(client, order)] * 5)
+
+    assert len(slow_charges) == 1  # one charge at the provider
+    assert sorted(status for status, _ in answers) == [201, 409, 409, 409, 409]
+    assert {code for status, code in answers if status == 409} <= {
+        "payment_in_progress",
+        "invalid_transition",
+    }
+    assert Payment.objects.filter(order=order).count() == 1
+    assert Refund.objects.count() == 0  # no charge-then-refund pairs
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert stock_of(product) == (9, 0, 9)
+    assert ledger_clean()
+
+
+def test_payment_racing_a_cancel_is_paid_or_cancelled_never_charged_and_refunded(slow_charges):
+    for _ in range(3):
+        client, order, product = _shopper_with_order()
+
+        def cancel(client=client, order=order):
+            time.sleep(0.1)  # while the payment talks to the provider
+            response = client.post(f"/api/v1/orders/{order.number}/cancel/")
+            return response.status_code, error_code(response) if response.status_code >= 400 else ""
+
+        (pay_status, pay_code), (cancel_status, cancel_code) = _run_together(
+            _start(client, order), cancel
+        )
+        order.refresh_from_db()
+        assert Refund.objects.filter(payment__order=order).count() == 0
+        if order.status == Order.Status.PAID:
+            assert pay_status == 201
+            assert (cancel_status, cancel_code) in (
+                (409, "payment_in_progress"),
+                (409, "invalid_transition"),
+            )
+            assert stock_of(product) == (9, 0, 9)
+        else:
+            assert order.status == Order.Status.CANCELLED
+            assert cancel_status == 200
+            assert (pay_status, pay_code) == (409, "invalid_transition")
+            assert not Payment.objects.filter(order=order, status="succeeded").exists()
+            assert stock_of(product) == (10, 0, 10)
     assert ledger_clean()

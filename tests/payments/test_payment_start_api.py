@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from orders import services as orders_services
 from orders.models import Order
 from payments.models import Payment, WebhookEvent
-from payments.tasks import dummy_payment_settle
+from payments.tasks import dummy_provider_settle
 from tests.factories import UserFactory
 from tests.helpers import field_errors
 from tests.payments.factories import (
@@ -25,6 +25,10 @@ from tests.payments.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def _reference(response) -> str:
+    return Payment.objects.get(pk=response.data["id"]).gateway_reference
 
 
 def test_good_card_pays_the_order_and_commits_its_stock(order, product, pay):
@@ -72,7 +76,7 @@ def test_pending_card_settles_through_the_signed_webhook(
 
     # The dummy gateway's task signs the webhook and sends it through the inbox.
     with django_capture_on_commit_callbacks(execute=True):
-        assert dummy_payment_settle(response.data["id"]) is True
+        assert dummy_provider_settle(_reference(response)) is True
     payment = Payment.objects.get(pk=response.data["id"])
     assert payment.status == "succeeded"
     event = WebhookEvent.objects.get(type="payment.succeeded")
@@ -83,7 +87,7 @@ def test_pending_card_settles_through_the_signed_webhook(
 
     # Running the task again sends the same event id: nothing happens twice.
     with django_capture_on_commit_callbacks(execute=True):
-        dummy_payment_settle(response.data["id"])
+        dummy_provider_settle(_reference(response))
     assert WebhookEvent.objects.filter(signature_valid=True).count() == 1
     assert order.events.filter(to_status="paid").count() == 1
 

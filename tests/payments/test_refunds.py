@@ -5,9 +5,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import TestCase
 
 from orders import services as orders_services
 from orders.models import Order
+from outbox.models import OutboxMessage
 from payments.models import Payment, Refund
 from tests.helpers import field_errors
 from tests.payments.factories import CARD_OK, ledger_clean, stock_of
@@ -31,7 +33,14 @@ def delivered(paid, order):
 
 
 def refund(client, payment, **body):
-    return client.post(f"/api/v1/payments/{payment.pk}/refunds/", body, format="json")
+    """Ask for a refund; what is queued after commit (the gateway call, emails) runs too."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(f"/api/v1/payments/{payment.pk}/refunds/", body, format="json")
+
+
+def transition(order, status):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return orders_services.order_transition(order=order, to_status=status)
 
 
 def check_stock_output() -> str:
@@ -48,7 +57,9 @@ def test_full_refund_with_restock_refunds_the_order_and_returns_the_goods(
         staff_client, delivered, amount=str(order.total), reason="Broken", restock=True
     )
     assert response.status_code == 201, response.data
-    assert response.data["status"] == "succeeded"
+    # Recorded at once; the gateway is called after commit (here: right after).
+    assert response.data["status"] == "processing"
+    assert Refund.objects.get(pk=response.data["id"]).status == "succeeded"
     assert response.data["restocked_lines"] == {str(product.pk): 3}
     delivered.refresh_from_db()
     assert delivered.status == "refunded"
@@ -153,9 +164,16 @@ def test_bad_amounts_are_field_errors(delivered, staff_client, amount):
 
 
 def test_staff_cancelling_a_paid_order_refunds_it(paid, order, product, staff_client):
-    response = staff_client.post(
-        f"/api/v1/orders/{order.number}/transition/", {"status": "cancelled"}, format="json"
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = staff_client.post(
+            f"/api/v1/orders/{order.number}/transition/", {"status": "cancelled"}, format="json"
+        )
+        # Nothing is refunded inside the orders transaction: the refund is queued.
+        paid.refresh_from_db()
+        assert paid.status == "succeeded"
+        assert OutboxMessage.objects.filter(
+            task_name="payments.tasks.order_payments_refund"
+        ).exists()
     assert response.status_code == 200, response.data
     paid.refresh_from_db()
     assert paid.status == "refunded"
@@ -172,9 +190,9 @@ def test_staff_cancelling_a_paid_order_refunds_it(paid, order, product, staff_cl
 def test_partially_refunded_order_cancelled_from_processing_refunds_the_rest(
     paid, order, staff_client
 ):
-    orders_services.order_transition(order=order, to_status="processing")
+    transition(order, "processing")
     refund(staff_client, paid, amount="5.00", reason="Discount")
-    orders_services.order_transition(order=order, to_status="cancelled")
+    transition(order, "cancelled")
     paid.refresh_from_db()
     assert paid.status == "refunded"
     assert list(Refund.objects.values_list("amount", flat=True)) == [

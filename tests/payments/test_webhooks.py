@@ -16,7 +16,7 @@ from inventory.models import Reservation
 from orders.models import Order
 from payments import services
 from payments.models import Payment, Refund, WebhookEvent
-from tests.helpers import field_errors
+from tests.helpers import error_code, field_errors
 from tests.payments.factories import (
     CARD_PENDING,
     WEBHOOK_URL,
@@ -208,13 +208,14 @@ def test_success_past_the_reservation_time_is_refunded_even_before_expiry_ran(
     assert order.status == Order.Status.PENDING_PAYMENT  # the expiry task expires it next
 
 
-def test_second_payment_succeeding_on_a_paid_order_is_refunded(
-    pending_payment, order, pay, deliver
-):
-    assert pay(order, "4242424242424242").data["status"] == "succeeded"
+def test_a_second_payment_while_one_is_pending_is_refused(pending_payment, order, pay, deliver):
+    response = pay(order, "4242424242424242")
+    assert response.status_code == 409
+    assert error_code(response) == "payment_in_progress"
     deliver(event_body("payment.succeeded", pending_payment))
     pending_payment.refresh_from_db()
-    assert pending_payment.status == "refunded"
+    assert pending_payment.status == "succeeded"
+    assert Payment.objects.filter(order=order).count() == 1
     assert order.events.filter(to_status="paid").count() == 1
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0003_order_transition_permission'),
+        ('orders', '0004_order_payment_in_progress_refunded_total'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,113 @@
+"""Emails: the shopper on payment success, failure (with a link to try again) and refunds;
+staff on payments held for review and refunds the provider refused. Queued after commit."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from outbox.services import task_enqueue
+
+from ..models import Payment, Refund, RefundStatus
+from .common import P, now
+
+NOTIFIED_PAYMENT_STATUSES = (P.SUCCEEDED, P.FAILED)
+
+
+def payment_notice_queue(payment: Payment) -> None:
+    if payment.status in NOTIFIED_PAYMENT_STATUSES:
+        task_enqueue("payments.tasks.payment_notify", payment.pk, payment.status)
+
+
+def refund_notice_queue(refund: Refund) -> None:
+    task_enqueue("payments.tasks.refund_notify", refund.pk)
+
+
+def staff_alert_queue(*, subject: str, body: str) -> None:
+    task_enqueue("payments.tasks.staff_alert", subject, body)
+
+
+def _site(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def payment_notify(*, payment_id: int, status: str) -> bool:
+    """Email the shopper that their payment succeeded or failed, once per status."""
+    if status not in NOTIFIED_PAYMENT_STATUSES:
+        return False
+    with transaction.atomic():
+        claimed = (
+            Payment.objects.filter(pk=payment_id, status=status)
+            .exclude(notified_status=status)
+            .update(notified_status=status)
+        )
+        if not claimed:
+            return False
+        payment = Payment.objects.select_related("order").get(pk=payment_id)
+        order = payment.order
+        context = {
+            "payment": payment,
+            "order": order,
+            "shop_name": settings.SHOP_NAME,
+            "order_url": _site(reverse("orders:order_detail", args=[order.number])),
+            "retry_url": _site(reverse("payments:pay", args=[order.number])),
+        }
+        subject = render_to_string(f"payments/email/payment_{status}_subject.txt", context)
+        body = render_to_string(f"payments/email/payment_{status}.txt", context)
+        # Sent inside the transaction: if sending fails, the claim rolls back and a retry sends.
+        send_mail(subject.strip(), body, settings.DEFAULT_FROM_EMAIL, [order.email])
+    return True
+
+
+def refund_notify(*, refund_id: int) -> bool:
+    """Email the shopper about money given back, once per refund."""
+    with transaction.atomic():
+        claimed = Refund.objects.filter(
+            pk=refund_id,
+            notified_at__isnull=True,
+            status__in=(RefundStatus.SUCCEEDED, RefundStatus.PENDING),
+        ).update(notified_at=now())
+        if not claimed:
+            return False
+        refund = Refund.objects.select_related("payment__order").get(pk=refund_id)
+        order = refund.payment.order
+        context = {
+            "refund": refund,
+            "payment": refund.payment,
+            "order": order,
+            "shop_name": settings.SHOP_NAME,
+            "order_url": _site(reverse("orders:order_detail", args=[order.number])),
+        }
+        subject = render_to_string("payments/email/refund_subject.txt", context)
+        body = render_to_string("payments/email/refund.txt", context)
+        send_mail(subject.strip(), body, settings.DEFAULT_FROM_EMAIL, [order.email])
+    return True
+
+
+def staff_alert_recipients() -> list[str]:
+    """PAYMENT_ALERT_EMAILS, or every active staff member who may review payments."""
+    if settings.PAYMENT_ALERT_EMAILS:
+        return list(settings.PAYMENT_ALERT_EMAILS)
+    users = get_user_model().objects.filter(is_active=True, is_staff=True)
+    perm = Q(is_superuser=True) | Q(
+        user_permissions__codename="review_payment",
+        user_permissions__content_type__app_label="payments",
+    )
+    perm |= Q(
+        groups__permissions__codename="review_payment",
+        groups__permissions__content_type__app_label="payments",
+    )
+    return sorted(set(users.filter(perm).values_list("email", flat=True)))
+
+
+def staff_alert(*, subject: str, body: str) -> int:
+    """Email staff about a payment that needs a person; return how many were mailed."""
+    recipients = staff_alert_recipients()
+    if recipients:
+        send_mail(
+            f"[{settings.SHOP_NAME}] {subject}", body, settings.DEFAULT_FROM_EMAIL, recipients
+        )
+    return len(recipients)
