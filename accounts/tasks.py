@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import services
+from .email_change import email_change_mail_send  # noqa: F401  (registers the task)
 
 
 @shared_task(name="accounts.tasks.email_verification_send", acks_late=True)

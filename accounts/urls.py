@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import email_change_views, views
 
 app_name = "accounts"
 
@@ -20,4 +20,5 @@ urlpatterns = [
         views.password_reset_confirm_view,
         name="password_reset_confirm",
     ),
+    *email_change_views.urlpatterns,  # email change: accounts/email_change*.py
 ]

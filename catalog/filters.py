@@ -2,9 +2,9 @@
 
 import django_filters
 from django import forms
-from django.db.models import Q
 
 from .models import Category, Product
+from .search import product_search
 from .selectors import category_descendant_ids
 
 ORDERING_CHOICES = (
@@ -18,7 +18,6 @@ ORDERING_CHOICES = (
 
 
 class ProductFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search", max_length=100, label="Search")
     category = django_filters.CharFilter(method="filter_category", max_length=140)
     min_price = django_filters.NumberFilter(
         field_name="price", lookup_expr="gte", min_value=0, max_digits=10, decimal_places=2
@@ -29,21 +28,19 @@ class ProductFilter(django_filters.FilterSet):
     in_stock = django_filters.BooleanFilter(
         method="filter_in_stock", widget=forms.CheckboxInput, label="In stock only"
     )
+    # After the other filters (the search ranks what they leave), before the ordering.
+    search = django_filters.CharFilter(method="filter_search", max_length=100, label="Search")
     ordering = django_filters.ChoiceFilter(
         choices=ORDERING_CHOICES, method="filter_ordering", empty_label="Sort by"
     )
 
     class Meta:
         model = Product
-        fields = ("search", "category", "min_price", "max_price", "in_stock", "ordering")
+        fields = ("category", "min_price", "max_price", "in_stock", "search", "ordering")
 
     def filter_search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(name__icontains=value) | Q(sku__iexact=value) | Q(description__icontains=value)
-        )
+        # Ranked best match first, unless an `ordering` (applied after this) says otherwise.
+        return product_search(queryset, value.strip())
 
     def filter_category(self, queryset, name, value):
         # is_valid() looked the category up and refused unknown slugs.

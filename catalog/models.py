@@ -1,8 +1,34 @@
 from decimal import Decimal
 
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+
+class ProductSearchDocument(models.Func):
+    """A product's full-text document: name (weight A) and description (weight B).
+
+    Stored as a generated column, so a search neither re-parses the text of every match nor
+    needs triggers. PostgreSQL only; other databases store an empty value (they search plainly).
+    """
+
+    output_field = SearchVectorField()
+
+    def __init__(self, **extra):
+        super().__init__(**extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "''", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        vector = SearchVector("name", config="english", weight="A") + SearchVector(
+            "description", config="english", weight="B"
+        )
+        return compiler.compile(vector.resolve_expression(compiler.query))
+
+    def deconstruct(self):
+        return ("catalog.models.ProductSearchDocument", (), {})
 
 
 class Category(models.Model):
@@ -45,6 +71,12 @@ class Product(models.Model):
     thumbnail = models.ImageField(upload_to="products/thumbs/", blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    search_document = models.GeneratedField(
+        expression=ProductSearchDocument(),
+        output_field=SearchVectorField(null=True),
+        db_persist=True,
+        editable=False,
+    )
 
     class Meta:
         ordering = ("name", "id")
@@ -63,3 +95,16 @@ class Product(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.sku})"
+
+
+class SearchTerm(models.Model):
+    """A word of some product's name: the vocabulary a misspelt search word is matched against.
+
+    Filled by a PostgreSQL trigger on products (see the migrations); words are never removed,
+    so a renamed product's old words can still correct a typo (and then find nothing).
+    """
+
+    word = models.CharField(max_length=64, unique=True)
+
+    def __str__(self):
+        return self.word

@@ -38,10 +38,15 @@ def category_list() -> QuerySet[Category]:
 
 def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
     """Products with their category and `available` (on_hand - reserved, never below 0)."""
-    queryset = Product.objects.select_related("category").annotate(
-        available=Greatest(
-            Coalesce(F("stock__on_hand") - F("stock__reserved"), Value(0)),
-            Value(0),
+    # The stored search document is for the database's eyes only: never fetched.
+    queryset = (
+        Product.objects.select_related("category")
+        .defer("search_document")
+        .annotate(
+            available=Greatest(
+                Coalesce(F("stock__on_hand") - F("stock__reserved"), Value(0)),
+                Value(0),
+            )
         )
     )
     if not include_inactive:

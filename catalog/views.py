@@ -1,7 +1,7 @@
 from django.http import Http404
 from django.shortcuts import render
 
-from . import selectors
+from . import search, selectors
 from .filters import ProductFilter
 from .pagination import CappedPaginator
 
@@ -19,17 +19,25 @@ def product_list(request):
     page = CappedPaginator(products, 24).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "catalog/product_list.html",
-        {
-            "filter": filterset,
-            "page": page,
-            "categories": selectors.category_list(),
-            "current_category": getattr(filterset, "category", None),
-            "query": query.urlencode(),
-        },
-    )
+    cleaned = getattr(filterset.form, "cleaned_data", {}) if filterset.is_bound else {}
+    search_text = (cleaned.get("search") or "").strip()
+    context = {
+        "filter": filterset,
+        "page": page,
+        "categories": selectors.category_list(),
+        "current_category": getattr(filterset, "category", None),
+        "query": query.urlencode(),
+        "search": search_text,
+        "filters_active": any(
+            cleaned.get(name) not in (None, "", False)
+            for name in ("category", "min_price", "max_price", "in_stock", "ordering")
+        ),
+    }
+    if search_text and not page.object_list:
+        visible = selectors.product_list(include_inactive=include_inactive)
+        context["suggestions"] = search.product_search_suggestions(visible, search_text)
+        context["suggested_categories"] = search.category_search_suggestions(search_text)
+    return render(request, "catalog/product_list.html", context)
 
 
 def product_detail(request, slug):

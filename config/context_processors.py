@@ -2,5 +2,9 @@ from django.conf import settings
 
 
 def shop(request):
-    """Expose the shop's name and currency to every template."""
-    return {"SHOP_NAME": settings.SHOP_NAME, "SHOP_CURRENCY": settings.SHOP_CURRENCY}
+    """Expose the shop's name, currency and time zone to every template."""
+    return {
+        "SHOP_NAME": settings.SHOP_NAME,
+        "SHOP_CURRENCY": settings.SHOP_CURRENCY,
+        "TIME_ZONE_NAME": settings.TIME_ZONE,
+    }

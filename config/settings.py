@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_countries",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -127,7 +129,10 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.shop",
+                "orders.context_processors.cart_count",
             ],
+            # Money and shop-time filters on every page and in every email.
+            "builtins": ["catalog.templatetags.shop_format"],
         },
     },
 ]
@@ -501,7 +506,10 @@ STORAGES = {
 # Internationalisation
 # ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Times on pages and in emails are shown in the shop's zone, with the zone's name.
+TIME_ZONE = env("SHOP_TIME_ZONE", default="Europe/Berlin")
+# How money is written on pages and in emails (a Babel/CLDR locale: en_IE gives "€9.50").
+SHOP_LOCALE = env("SHOP_LOCALE", default="en_IE")
 USE_I18N = True
 USE_TZ = True
 

@@ -355,3 +355,25 @@ class CartAdmin(admin.ModelAdmin):
     search_fields = ("user__email",)
     raw_id_fields = ("user",)
     inlines = (CartItemInline,)
+
+
+# ------------------------------------------------------------------------------
+# Shipping methods and address books
+# ------------------------------------------------------------------------------
+from .models import Address, ShippingMethod  # noqa: E402  (kept with its block)
+
+
+@admin.register(ShippingMethod)
+class ShippingMethodAdmin(admin.ModelAdmin):
+    list_display = ("name", "price", "free_over", "delivery_estimate", "active", "position")
+    list_editable = ("active", "position")
+    list_filter = ("active",)
+    search_fields = ("name",)
+
+
+@admin.register(Address)
+class AddressAdmin(admin.ModelAdmin):
+    list_display = ("user", "full_name", "city", "country", "is_default")
+    list_filter = ("is_default",)
+    search_fields = ("user__email", "full_name", "city", "postal_code")
+    raw_id_fields = ("user",)

@@ -8,7 +8,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -18,7 +18,7 @@ from accounts.openapi import api_errors
 from accounts.permissions import PermissionMissing, require_perms
 from inventory.errors import InsufficientStock
 
-from . import selectors, services
+from . import address_book, selectors, services, shipping
 from .errors import (
     CartEmpty,
     EmailNotVerified,
@@ -29,6 +29,7 @@ from .errors import (
 )
 from .filters import OrderFilter
 from .serializers import (
+    AddressSerializer,
     CartItemAddSerializer,
     CartItemSerializer,
     CartItemUpdateSerializer,
@@ -37,6 +38,7 @@ from .serializers import (
     OrderDetailSerializer,
     OrderListSerializer,
     OrderTransitionSerializer,
+    ShippingMethodSerializer,
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -248,6 +250,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         order, created = services.order_checkout(
             user=request.user,
             shipping_address=data.validated_data["shipping_address"],
+            shipping_method_id=data.validated_data["shipping_method"],
             idempotency_key=key,
         )
         return self._detail(order, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -294,9 +297,75 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return self._detail(order)
 
 
+# ------------------------------------------------------------------------------
+# Shipping methods and the address book
+# ------------------------------------------------------------------------------
+@extend_schema_view(
+    list=extend_schema(
+        summary="List shipping methods (for a country)",
+        parameters=[
+            OpenApiParameter("country", str, description="Only methods delivering there (ISO)")
+        ],
+    )
+)
+class ShippingMethodViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The active shipping methods, the default (used when checkout names none) first."""
+
+    serializer_class = ShippingMethodSerializer
+    permission_classes = (permissions.AllowAny,)
+    pagination_class = None
+    filter_backends = ()
+
+    def get_queryset(self):
+        country = (self.request.query_params.get("country") or "").upper()[:2]
+        return shipping.shipping_method_list(country=country or None)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List my addresses, the default first"),
+    create=extend_schema(summary="Add an address to my address book"),
+    retrieve=extend_schema(summary="Get one of my addresses"),
+    partial_update=extend_schema(summary="Change one of my addresses"),
+    destroy=extend_schema(summary="Delete one of my addresses"),
+)
+class AddressViewSet(viewsets.ModelViewSet):
+    """The user's address book; at most one address is the default."""
+
+    serializer_class = AddressSerializer
+    pagination_class = None
+    filter_backends = ()
+    http_method_names = ("get", "post", "patch", "delete", "head", "options")
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.Address.objects.none()
+        return selectors.Address.objects.filter(user=self.request.user).order_by(
+            "-is_default", "-created_at", "-id"
+        )
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        make_default = data.pop("is_default", False)
+        serializer.instance = address_book.address_create(
+            user=self.request.user, data=data, make_default=make_default
+        )
+
+    def perform_update(self, serializer):
+        data = {**serializer.instance.as_shipping_address(), **serializer.validated_data}
+        make_default = data.pop("is_default", False)
+        serializer.instance = address_book.address_update(
+            address=serializer.instance, data=data, make_default=make_default
+        )
+
+    def perform_destroy(self, instance):
+        address_book.address_delete(address=instance)
+
+
 router = SimpleRouter()
 router.register("cart/items", CartItemViewSet, basename="cart-item")
 router.register("orders", OrderViewSet, basename="order")
+router.register("shipping-methods", ShippingMethodViewSet, basename="shipping-method")
+router.register("addresses", AddressViewSet, basename="address")
 
 urlpatterns = [
     path("cart/", CartView.as_view(), name="cart"),

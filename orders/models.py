@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
+from django_countries import countries
+from django_countries.fields import CountryField
 
 
 class Cart(models.Model):
@@ -62,14 +64,111 @@ class OrderStatus(models.TextChoices):
     PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
 
 
+class ShippingMethod(models.Model):
+    """A way to ship an order, edited by staff; the cheapest usable one is the default."""
+
+    name = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    free_over = models.DecimalField(
+        "free over",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Orders with a subtotal at or above this ship free. Empty: never free.",
+    )
+    countries = CountryField(
+        multiple=True, blank=True, help_text="Where it ships to. Empty: every country."
+    )
+    delivery_estimate = models.CharField(
+        max_length=100, blank=True, help_text='Shown to shoppers, e.g. "2-4 working days".'
+    )
+    active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0, help_text="Lower comes first.")
+
+    class Meta:
+        ordering = ("position", "price", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price__gte=0), name="orders_shippingmethod_price_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(free_over__isnull=True) | Q(free_over__gte=0),
+                name="orders_shippingmethod_free_over_gte_0",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def ships_to(self, country: str) -> bool:
+        return not self.countries or country in {c.code for c in self.countries}
+
+    def price_for(self, subtotal: Decimal) -> Decimal:
+        """Return what this method charges for a cart with that subtotal."""
+        if self.free_over is not None and subtotal >= self.free_over:
+            return Decimal("0.00")
+        return self.price
+
+
+class Address(models.Model):
+    """An address in a shopper's address book; at most one is their default."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses"
+    )
+    full_name = models.CharField(max_length=200)
+    line1 = models.CharField("address", max_length=200)
+    line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    postal_code = models.CharField(max_length=12)
+    country = CountryField()
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-is_default", "-created_at", "-id")
+        verbose_name_plural = "addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user",),
+                condition=Q(is_default=True),
+                name="orders_address_one_default_per_user",
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.full_name}, {self.line1}, {self.postal_code} {self.city}, {self.country.name}"
+        )
+
+    def as_shipping_address(self) -> dict:
+        """Return the address in the shape checkout takes."""
+        return {
+            "full_name": self.full_name,
+            "line1": self.line1,
+            "line2": self.line2,
+            "city": self.city,
+            "postal_code": self.postal_code,
+            "country": self.country.code,
+        }
+
+
 class Order(models.Model):
-    """A placed order: prices, names and the address are snapshots taken at checkout."""
+    """A placed order: prices, names and the address are snapshots taken at checkout.
+
+    `user` is empty for a guest's order; the guest reaches it through a signed link.
+    """
 
     Status = OrderStatus
 
     number = models.CharField(max_length=20, unique=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
     )
     email = models.EmailField(max_length=254)
     status = models.CharField(
@@ -77,6 +176,11 @@ class Order(models.Model):
     )
     subtotal = models.DecimalField(max_digits=12, decimal_places=2)
     shipping = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    shipping_method = models.ForeignKey(
+        ShippingMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Snapshot of the method's name at checkout (its price is `shipping`).
+    shipping_method_name = models.CharField(max_length=100, blank=True)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
     shipping_address = models.JSONField()
@@ -120,6 +224,15 @@ class Order(models.Model):
     def __str__(self):
         return f"Order {self.number}"
 
+    @property
+    def is_guest(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def shipping_country_name(self) -> str:
+        code = (self.shipping_address or {}).get("country", "")
+        return countries.name(code) or code
+
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
@@ -156,6 +269,20 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.name}"
 
 
+SHOPPER_NOTES = {
+    OrderStatus.PENDING_PAYMENT: "We received your order and are holding the items for you.",
+    OrderStatus.PAID: "Payment received. Thank you!",
+    OrderStatus.PROCESSING: "We are packing your order.",
+    OrderStatus.SHIPPED: "Your order is on its way.",
+    OrderStatus.DELIVERED: "Your order was delivered.",
+    OrderStatus.EXPIRED: (
+        "The order was cancelled because the payment did not arrive in time. Nothing was charged."
+    ),
+    OrderStatus.REFUNDED: "Your payment was refunded.",
+    OrderStatus.PARTIALLY_REFUNDED: "Part of your payment was refunded.",
+}
+
+
 class OrderEvent(models.Model):
     """One step of an order's history; `from_status` is empty for the order being placed."""
 
@@ -184,6 +311,15 @@ class OrderEvent(models.Model):
 
     def __str__(self):
         return f"{self.order.number}: {self.from_status or '-'} -> {self.to_status}"
+
+    @property
+    def shopper_note(self) -> str:
+        """Return what this step means, in words for the shopper (`note` is for staff)."""
+        if self.to_status == OrderStatus.CANCELLED:
+            if self.from_status == OrderStatus.PENDING_PAYMENT:
+                return "The order was cancelled. Nothing was charged."
+            return "The order was cancelled. Your payment is being refunded."
+        return SHOPPER_NOTES.get(self.to_status, "")
 
 
 class IdempotencyRecord(models.Model):

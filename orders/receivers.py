@@ -5,7 +5,7 @@ from django.dispatch import receiver
 
 from inventory.signals import reservation_expired
 
-from . import services
+from . import guest, services
 from .selectors import GUEST_CART_SESSION_KEY
 
 
@@ -17,6 +17,12 @@ def merge_guest_cart(sender, request, user, **kwargs):
     cart_id = session.pop(GUEST_CART_SESSION_KEY, None)
     if cart_id is not None:
         services.cart_merge_guest_into_user(guest_cart_id=cart_id, user=user)
+
+
+@receiver(user_logged_in, dispatch_uid="orders_adopt_guest_orders")
+def adopt_guest_orders(sender, request, user, **kwargs):
+    # Only a verified email proves the orders placed with it as a guest are this user's.
+    guest.guest_orders_adopt(user=user)
 
 
 @receiver(reservation_expired, dispatch_uid="orders_expire_unpaid_order")

@@ -2,7 +2,7 @@
 
 from django.db.models import Prefetch, QuerySet, Sum
 
-from .models import Cart, CartItem, Order, OrderEvent, OrderLine
+from .models import Address, Cart, CartItem, Order, OrderEvent, OrderLine
 
 # Where a guest's cart id lives in the Django session.
 GUEST_CART_SESSION_KEY = "cart_id"
@@ -96,3 +96,48 @@ def order_payments(*, order: Order) -> list:
     if not hasattr(Order, "payments"):
         return []
     return list(order.payments.all())
+
+
+def address_list(*, user) -> list:
+    """Return the user's addresses, the default first ([] for a visitor)."""
+    if user is None or not user.is_authenticated:
+        return []
+    return list(Address.objects.filter(user=user).order_by("-is_default", "-created_at", "-id"))
+
+
+def address_get(*, user, address_id) -> Address | None:
+    try:
+        address_id = int(address_id)
+    except (TypeError, ValueError):
+        return None
+    return Address.objects.filter(user=user, pk=address_id).first()
+
+
+def order_get_for_guest(*, number: str, numbers) -> Order | None:
+    """Return the guest order with that number if this browser may open it."""
+    number = str(number)[:20]
+    if number not in numbers:
+        return None
+    return order_detail_queryset().filter(number=number, user__isnull=True).first()
+
+
+def cart_unit_count(*, user=None, cart_id=None) -> int:
+    """Return how many units the user's (or the guest's) cart holds."""
+    items = CartItem.objects.all()
+    if user is not None:
+        items = items.filter(cart__user=user)
+    else:
+        try:
+            items = items.filter(cart_id=int(cart_id), cart__user__isnull=True)
+        except (TypeError, ValueError):
+            return 0
+    return items.aggregate(units=Sum("quantity"))["units"] or 0
+
+
+def order_get_for_payer(*, number: str, user, guest_numbers) -> Order | None:
+    """Return the order if this visitor placed it: the user's own, or a guest order of theirs."""
+    if user is not None and user.is_authenticated:
+        order = order_detail_queryset().filter(number=str(number)[:20], user=user).first()
+        if order is not None:
+            return order
+    return order_get_for_guest(number=number, numbers=guest_numbers)

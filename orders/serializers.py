@@ -1,10 +1,20 @@
 from django.conf import settings
+from django_countries.serializer_fields import CountryField
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import MAX_LINE_QUANTITY, CartItem, Order, OrderEvent, OrderLine, OrderStatus
+from .models import (
+    MAX_LINE_QUANTITY,
+    Address,
+    CartItem,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    ShippingMethod,
+)
 
 # ------------------------------------------------------------------------------
 # Cart
@@ -74,6 +84,30 @@ class OrderStatusFieldExtension(OpenApiSerializerFieldExtension):
         return component.ref
 
 
+class IsoCountryField(CountryField):
+    """An ISO 3166-1 alpha-2 code (any case); names and other codes are refused, not guessed.
+
+    Documented as a two-letter string, not a 250-value enum: clients keep sending plain
+    strings, and a code the list gains later does not break generated clients.
+    """
+
+    def _setup_spectacular_annotation(self):
+        self._spectacular_annotation = {
+            "field": {
+                "type": "string",
+                "pattern": "^[A-Za-z]{2}$",
+                "minLength": 2,
+                "maxLength": 2,
+                "example": "DE",
+            }
+        }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) != 2 or not data.isalpha():
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data.upper())
+
+
 class ShippingAddressSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=200, trim_whitespace=True)
     line1 = serializers.CharField(max_length=200)
@@ -84,15 +118,10 @@ class ShippingAddressSerializer(serializers.Serializer):
         max_length=12,
         error_messages={"invalid": "Enter a valid postal code."},
     )
-    country = serializers.RegexField(
-        r"^[A-Za-z]{2}$",
-        max_length=2,
-        help_text="ISO 3166-1 alpha-2 country code, e.g. DE.",
-        error_messages={"invalid": "Enter a two-letter country code, such as DE."},
+    country = IsoCountryField(
+        help_text="ISO 3166-1 alpha-2 country code, e.g. DE (Germany; GE is Georgia).",
+        error_messages={"invalid_choice": "Enter an ISO country code, such as DE."},
     )
-
-    def validate_country(self, value):
-        return value.upper()
 
     def validate_postal_code(self, value):
         return value.upper()
@@ -100,6 +129,55 @@ class ShippingAddressSerializer(serializers.Serializer):
 
 class CheckoutSerializer(serializers.Serializer):
     shipping_address = ShippingAddressSerializer()
+    shipping_method = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A shipping method id (GET /api/v1/shipping-methods/); "
+        "without it, the first method that ships to the address's country.",
+    )
+
+
+class ShippingMethodSerializer(serializers.ModelSerializer):
+    countries = serializers.SerializerMethodField(
+        help_text="ISO codes it ships to; empty: every country."
+    )
+
+    class Meta:
+        model = ShippingMethod
+        fields = ("id", "name", "price", "free_over", "delivery_estimate", "countries")
+        read_only_fields = fields
+
+    def get_countries(self, method) -> list[str]:
+        return [country.code for country in method.countries]
+
+
+class AddressSerializer(serializers.ModelSerializer):
+    country = IsoCountryField(
+        error_messages={"invalid_choice": "Enter an ISO country code, such as DE."}
+    )
+    postal_code = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9 \-]{1,11}$",
+        max_length=12,
+        error_messages={"invalid": "Enter a valid postal code."},
+    )
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = Address
+        fields = (
+            "id",
+            "full_name",
+            "line1",
+            "line2",
+            "city",
+            "postal_code",
+            "country",
+            "is_default",
+        )
+        read_only_fields = ("id",)
 
 
 class OrderLineSerializer(serializers.ModelSerializer):
@@ -168,6 +246,7 @@ class OrderDetailSerializer(serializers.ModelSerializer):
             "lines",
             "subtotal",
             "shipping",
+            "shipping_method_name",
             "total",
             "currency",
             "shipping_address",

@@ -24,6 +24,7 @@ from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from outbox.services import task_enqueue
 
+from . import guest, shipping
 from .errors import (
     CartEmpty,
     CartItemGone,
@@ -250,16 +251,22 @@ def _replay(record: IdempotencyRecord, body_hash: str) -> Order:
     return record.order
 
 
-def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> tuple[Order, bool]:
+def order_checkout(
+    *, user, shipping_address: Mapping, idempotency_key: str, shipping_method_id=None
+) -> tuple[Order, bool]:
     """Turn the user's cart into a pending order with its stock reserved; return (order, created).
 
-    The same key with the same address returns the order it made; with another address it is
+    The same key with the same body returns the order it made; with another body it is
     refused. Short stock raises InsufficientStock and writes nothing (the key is not used up).
+    Without `shipping_method_id` the default method for the address's country is used.
     """
     if not user.email_verified:
         raise EmailNotVerified()
     address = dict(shipping_address)
-    body_hash = request_hash({"shipping_address": address})
+    body = {"shipping_address": address}
+    if shipping_method_id is not None:
+        body["shipping_method"] = shipping_method_id
+    body_hash = request_hash(body)
     record = (
         IdempotencyRecord.objects.select_related("order")
         .filter(user=user, key=idempotency_key, order__isnull=False)
@@ -267,6 +274,9 @@ def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> 
     )
     if record is not None:
         return _replay(record, body_hash), False
+    method = shipping.shipping_method_resolve(
+        method_id=shipping_method_id, country=address.get("country", "")
+    )
 
     with transaction.atomic():
         try:
@@ -285,66 +295,94 @@ def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> 
         # The cart row first (the cart lock order, see _cart_lock): one checkout per cart at a
         # time, and adds or merges from another device wait until this one commits.
         cart = Cart.objects.select_for_update().filter(user=user).first()
-        items = list(cart.items.select_related("product").order_by("id")) if cart else []
-        if not items:
-            raise CartEmpty()
-        inactive = {item.product_id for item in items if not item.product.active}
-        if inactive:
-            raise ProductUnavailable(inactive)
-
-        now = _now()
-        number = _unused_order_number(now)
-        expires_at = now + timedelta(minutes=settings.RESERVATION_MINUTES)
-        subtotal = cart_subtotal(items=items)
-        shipping = shipping_for(subtotal=subtotal)
-        order = Order.objects.create(
-            number=number,
-            user=user,
-            email=user.email,
-            status=S.PENDING_PAYMENT,
-            subtotal=subtotal,
-            shipping=shipping,
-            total=subtotal + shipping,
-            currency=settings.SHOP_CURRENCY,
-            shipping_address=address,
-            placed_at=now,
-            reservation_expires_at=expires_at,
-        )
-        OrderLine.objects.bulk_create(
-            [
-                OrderLine(
-                    order=order,
-                    product=item.product,
-                    sku=item.product.sku,
-                    name=item.product.name,
-                    unit_price=item.product.price,
-                    quantity=item.quantity,
-                    line_total=item.product.price * item.quantity,
-                )
-                for item in items
-            ]
-        )
-        event = OrderEvent.objects.create(
-            order=order,
-            from_status="",
-            to_status=S.PENDING_PAYMENT,
-            actor=user,
-            note="Order placed.",
-            at=now,
+        order = _order_place_from_cart(
+            cart=cart, user=user, email=user.email, address=address, method=method
         )
         record.order = order
         record.save(update_fields=["order"])
-        CartItem.objects.filter(cart=cart).delete()
-        # Stock last: its row locks are then held only for the reservation and the commit,
-        # and a shortage still rolls back everything written above.
-        demand: dict[int, int] = {}
-        for item in items:
-            demand[item.product_id] = demand.get(item.product_id, 0) + item.quantity
-        inventory_services.stock_reserve(
-            lines=demand, reference=number, expires_at=expires_at, actor=user
-        )
-        _queue_notification(event)
     return order, True
+
+
+def order_checkout_guest(
+    *, cart_id, email: str, shipping_address: Mapping, shipping_method_id=None
+) -> Order:
+    """Turn a guest's cart into a pending order for that email, with its stock reserved.
+
+    The cart row lock makes a double submit wait and then find the cart empty (CartEmpty).
+    """
+    address = dict(shipping_address)
+    method = shipping.shipping_method_resolve(
+        method_id=shipping_method_id, country=address.get("country", "")
+    )
+    with transaction.atomic():
+        cart = Cart.objects.select_for_update().filter(pk=cart_id, user__isnull=True).first()
+        return _order_place_from_cart(
+            cart=cart, user=None, email=email, address=address, method=method
+        )
+
+
+def _order_place_from_cart(*, cart, user, email: str, address: dict, method) -> Order:
+    """Make the order from the locked cart, empty the cart and reserve the stock (in a txn)."""
+    items = list(cart.items.select_related("product").order_by("id")) if cart else []
+    if not items:
+        raise CartEmpty()
+    inactive = {item.product_id for item in items if not item.product.active}
+    if inactive:
+        raise ProductUnavailable(inactive)
+
+    now = _now()
+    number = _unused_order_number(now)
+    expires_at = now + timedelta(minutes=settings.RESERVATION_MINUTES)
+    subtotal = cart_subtotal(items=items)
+    shipping_charge = shipping.shipping_price(method=method, subtotal=subtotal)
+    order = Order.objects.create(
+        number=number,
+        user=user,
+        email=email,
+        status=S.PENDING_PAYMENT,
+        subtotal=subtotal,
+        shipping=shipping_charge,
+        shipping_method=method,
+        shipping_method_name=shipping.shipping_method_label(method),
+        total=subtotal + shipping_charge,
+        currency=settings.SHOP_CURRENCY,
+        shipping_address=address,
+        placed_at=now,
+        reservation_expires_at=expires_at,
+    )
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                product=item.product,
+                sku=item.product.sku,
+                name=item.product.name,
+                unit_price=item.product.price,
+                quantity=item.quantity,
+                line_total=item.product.price * item.quantity,
+            )
+            for item in items
+        ]
+    )
+    event = OrderEvent.objects.create(
+        order=order,
+        from_status="",
+        to_status=S.PENDING_PAYMENT,
+        actor=user,
+        note="Order placed.",
+        at=now,
+    )
+    CartItem.objects.filter(cart=cart).delete()
+    # Stock last: its row locks are then held only for the reservation and the commit,
+    # and a shortage still rolls back everything written above.
+    demand: dict[int, int] = {}
+    for item in items:
+        demand[item.product_id] = demand.get(item.product_id, 0) + item.quantity
+    inventory_services.stock_reserve(
+        lines=demand, reference=number, expires_at=expires_at, actor=user
+    )
+    _queue_notification(event)
+    return order
 
 
 # ------------------------------------------------------------------------------
@@ -552,8 +590,8 @@ def order_refund_reverse(*, order_id: int, amount: Decimal) -> Order:
 
 
 @transaction.atomic
-def order_cancel_unpaid(*, order: Order, actor) -> Order:
-    """Cancel an order that is still waiting for payment (its owner, or staff, asking).
+def order_cancel_unpaid(*, order: Order, actor, by_guest: bool = False) -> Order:
+    """Cancel an order that is still waiting for payment (its owner, a guest's link, or staff).
 
     The status is checked under the row lock: an order paid a moment ago is not cancelled
     here (that is the staff transition, which refunds).
@@ -563,7 +601,9 @@ def order_cancel_unpaid(*, order: Order, actor) -> Order:
         raise InvalidTransition(
             locked.status, S.CANCELLED, "Only unpaid orders can be cancelled here."
         )
-    by_owner = actor is not None and locked.user_id == actor.pk
+    by_owner = (actor is not None and locked.user_id == actor.pk) or (
+        by_guest and locked.user_id is None
+    )
     return order_transition(
         order=locked,
         to_status=S.CANCELLED,
@@ -634,7 +674,11 @@ def order_event_notify(*, event_id: int) -> bool:
             "lines": lines,
             "event": event,
             "shop_name": settings.SHOP_NAME,
-            "order_url": email_link("order", number=order.number),
+            "order_url": (
+                guest.guest_order_url(order=order)
+                if order.is_guest
+                else email_link("order", number=order.number)
+            ),
         }
         subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()
         body = render_to_string(f"orders/email/{kind}.txt", context)

@@ -133,6 +133,13 @@ class Payment(models.Model):
     def __str__(self):
         return f"Payment {self.pk} of order {self.order.number} ({self.get_status_display()})"
 
+    # How shoppers see the gateway: the way they paid, not our integration's name.
+    SHOPPER_METHOD_LABELS = {"dummy": "Card", "stripe": "Card"}
+
+    @property
+    def shopper_method_label(self) -> str:
+        return self.SHOPPER_METHOD_LABELS.get(self.gateway, "Card")
+
     @property
     def refundable(self) -> Decimal:
         if self.status not in CAPTURED_STATUSES:

@@ -1,11 +1,12 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.client import client_ip
+from orders import guest as orders_guest
 from orders import selectors as orders_selectors
 from orders.errors import OrdersError
 from orders.models import OrderStatus
@@ -20,11 +21,27 @@ DUMMY = "dummy"
 
 
 def _own_order_or_404(request, number):
-    """Only the shopper who placed the order pays it (staff too see 404 here)."""
-    order = orders_selectors.order_get_for_user(number=number, user=request.user)
-    if order is None or order.user_id != request.user.pk:
+    """Only the shopper who placed the order pays it (a guest from their browser; staff: 404)."""
+    guest_numbers = orders_guest.guest_order_numbers(session=request.session)
+    order = orders_selectors.order_get_for_payer(
+        number=number, user=request.user, guest_numbers=guest_numbers
+    )
+    if order is None:
         raise Http404("No such order.")
     return order
+
+
+def login_required(view):
+    """Send visitors to log in, unless the order is one this browser placed as a guest."""
+
+    def wrapper(request, number, *args, **kwargs):
+        guest_numbers = orders_guest.guest_order_numbers(session=request.session)
+        if not request.user.is_authenticated and str(number) not in guest_numbers:
+            return redirect_to_login(request.get_full_path())
+        return view(request, number, *args, **kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = view.__name__, view.__doc__
+    return wrapper
 
 
 def _after(payment):

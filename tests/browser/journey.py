@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core import mail
 from playwright.sync_api import expect
 
+from catalog.templatetags.shop_format import money_format
 from inventory import services as inventory_services
 from tests.factories import CategoryFactory, ProductFactory
 
@@ -20,8 +21,8 @@ ADDRESS = {
     "Address": "12 Harbour Street",
     "City": "Hamburg",
     "Postal code": "20457",
-    "Country": "DE",
 }
+COUNTRY = "DE"
 
 
 def shop_with_stock():
@@ -66,10 +67,24 @@ def nav(page):
 
 
 def add_to_cart(page, *, slug: str, quantity: int = 1) -> None:
+    """Add from the product page, which stays open and confirms it."""
     page.goto(f"/products/{slug}/")
     page.get_by_label("Quantity").fill(str(quantity))
     page.get_by_role("button", name="Add to cart").click()
-    page.wait_for_url("**/cart/")
+    page.wait_for_url(f"**/products/{slug}/")
+    assert_message(page, "to your cart.")
+
+
+def money(amount: str) -> str:
+    """Return the amount as the shop writes it (SHOP_LOCALE), e.g. €69.80."""
+    return money_format(Decimal(amount))
+
+
+def cancel_order(page) -> None:
+    """Cancel from the order page: the button asks first, on a page of its own."""
+    page.get_by_role("link", name="Cancel order").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Cancel order")
+    page.get_by_role("button", name="Yes, cancel the order").click()
 
 
 def mailed_path(email: str, prefix: str) -> str:
@@ -96,12 +111,14 @@ def log_in(page, *, email: str, password: str = PASSWORD) -> None:
 def fill_address(page) -> None:
     for label, value in ADDRESS.items():
         page.get_by_label(label, exact=True).fill(value)
+    page.get_by_label("Country", exact=True).select_option(COUNTRY)
 
 
 def check_out(page) -> str:
     """Check out the cart with the standard address; return the new order's number."""
     page.goto("/checkout/")
-    fill_address(page)
+    if not page.get_by_test_id("saved-addresses").count():  # else the saved default is used
+        fill_address(page)
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url(re.compile(r"/orders/[^/]+/pay/$"))
     return re.search(r"/orders/([^/]+)/pay/$", page.url).group(1)

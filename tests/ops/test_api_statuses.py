@@ -25,6 +25,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts import services as accounts_services
 from inventory import services as inventory_services
 from orders import services as orders_services
+from orders.models import Address
 from payments import services as payments_services
 from tests.factories import DEFAULT_PASSWORD, CategoryFactory, UserFactory
 from tests.orders.factories import place_order, stocked_product
@@ -65,10 +66,19 @@ def world():
     cart = orders_services.cart_get_or_create(user=staff)
     item = orders_services.cart_item_add(cart=cart, product_id=product.pk, quantity=1)
     stock = inventory_services.stock_item_for_product(product=product)
+    address = Address.objects.create(
+        user=staff,
+        full_name="Sam",
+        line1="1 Road",
+        city="Hamburg",
+        postal_code="20457",
+        country="DE",
+    )
     values = {
         "/categories/{slug}/": category.slug,
         "/products/{slug}/": product.slug,
         "/cart/items/{id}/": item.pk,
+        "/addresses/{id}/": address.pk,
         "/inventory/stock/{id}/": stock.pk,
         "{number}": order.number,
         "{payment_id}": payment.pk,

@@ -101,11 +101,14 @@ def test_guest_cart_is_merged_at_login_through_the_login_page(client, product):
     assert user.cart.items.get().quantity == 2
 
 
-def test_checkout_needs_login(client, product):
+def test_checkout_as_a_guest_says_so_and_offers_to_log_in(client, product):
     client.post("/cart/add/", {"product": product.pk, "quantity": 1})
     response = client.get("/checkout/")
-    assert response.status_code == 302
-    assert response["Location"].startswith("/account/login/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Checking out as a guest" in content
+    assert 'href="/account/login/?next=/checkout/"' in content
+    assert 'name="email"' in content
 
 
 def test_checkout_with_empty_cart_goes_back_to_the_cart(shopper_client):
@@ -221,9 +224,13 @@ def test_order_detail_page_shows_timeline_pay_link_and_cancel(shopper_client, pr
     order = place_order(shopper_client.user, {product: 2})
     content = shopper_client.get(f"/orders/{order.number}/").content.decode()
     assert f'href="/orders/{order.number}/pay/"' in content and "Pay now" in content
-    assert f'action="/orders/{order.number}/cancel/"' in content
+    # Cancelling asks first: the button leads to a page that names the order.
+    assert f'href="/orders/{order.number}/cancel/confirm/"' in content
     assert 'data-testid="timeline"' in content and "Pending payment" in content
-    assert product.name in content and str(order.total) in content
+    assert product.name in content and f"€{order.total}" in content
+    confirm = shopper_client.get(f"/orders/{order.number}/cancel/confirm/").content.decode()
+    assert f"Cancel order {order.number}?" in confirm
+    assert f'action="/orders/{order.number}/cancel/"' in confirm
 
     response = shopper_client.post(f"/orders/{order.number}/cancel/", follow=True)
     content = response.content.decode()

@@ -1,12 +1,16 @@
-"""Load demo data: categories, ~50 products with stock, a staff user and a shopper.
+"""Load demo data: categories, ~50 products with pictures and stock, shipping methods, a
+staff user and a shopper.
 
-Safe to run again: stock is received only for demo products whose stock has no ledger yet.
+Safe to run again: stock is received only for demo products whose stock has no ledger yet,
+pictures are drawn only for products without one, shipping methods are made once by name.
 """
 
 from datetime import timedelta
 from decimal import Decimal
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -15,6 +19,7 @@ from django.utils import timezone
 from catalog import services as catalog_services
 from catalog.models import Category, Product
 from inventory import services as inventory_services
+from inventory.management.demo_images import demo_product_image
 from inventory.models import StockMovement
 
 STAFF_EMAIL = "staff@shop.example"
@@ -60,6 +65,13 @@ GEAR = [
 OUT_OF_STOCK = {"COF-B1K-003", "GEAR-008"}
 LOW_STOCK = {"TEA-003": 2, "GEAR-002": 3, "COF-G-005": 1}
 EXPIRING_SOON = {"TEA-001": ("SEN-DEMO-1", 10)}  # sku: (batch number, days until expiry)
+
+
+# (name, price, free over, delivery estimate, countries: empty for everywhere)
+SHIPPING_METHODS = [
+    ("Standard delivery", "4.90", "50.00", "3-5 working days", []),
+    ("Express delivery", "12.90", "", "1-2 working days", ["DE", "AT", "NL", "BE", "FR"]),
+]
 
 
 def demo_stock(sku: str, position: int) -> tuple[int, str, int | None]:
@@ -143,15 +155,47 @@ class Command(BaseCommand):
             )
             created += 1
 
+        pictured = self._pictures()
         stocked = self._stock()
+        self._shipping_methods()
         call_command("roles_sync", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready ({created} new products, {stocked} newly stocked)."
+                f"Demo data ready ({created} new products, {pictured} new pictures, "
+                f"{stocked} newly stocked)."
             )
         )
         self.stdout.write(f"  staff:   {STAFF_EMAIL} / {STAFF_PASSWORD}  (/admin/)")
         self.stdout.write(f"  shopper: {SHOPPER_EMAIL} / {SHOPPER_PASSWORD}")
+
+    def _pictures(self) -> int:
+        """Draw a picture for each demo product that has none; return how many."""
+        categories = {sku: category for sku, _, category, *_ in demo_products()}
+        drawn = 0
+        for product in Product.objects.filter(sku__in=categories, image=""):
+            picture = demo_product_image(
+                sku=product.sku, name=product.name, category=categories[product.sku]
+            )
+            catalog_services.product_update(
+                product=product, image=ContentFile(picture, name=f"{product.sku.lower()}.jpg")
+            )
+            drawn += 1
+        return drawn
+
+    def _shipping_methods(self) -> None:
+        """Make the demo's shipping methods (staff change them in the admin)."""
+        # Looked up by name: inventory sits below orders and does not import it.
+        ShippingMethod = apps.get_model("orders", "ShippingMethod")
+        for position, (name, price, free_over, estimate, countries) in enumerate(SHIPPING_METHODS):
+            if not ShippingMethod.objects.filter(name=name).exists():
+                ShippingMethod.objects.create(
+                    name=name,
+                    price=Decimal(price),
+                    free_over=Decimal(free_over) if free_over else None,
+                    delivery_estimate=estimate,
+                    countries=countries,
+                    position=position,
+                )
 
     def _stock(self) -> int:
         """Receive demo stock for demo products that have no ledger yet; return how many."""
