@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ["TEST_DATABASE_NAME"] = "bench_checkout_orders"
+os.environ["TEST_DATABASE_NAME"] = "bench_checkout_" + os.environ.get("CACHE_KEY_PREFIX", "orders")
 os.environ["EMAIL_URL"] = "dummymail://"
 # Queue Celery tasks without running them in the request, as with a real broker and workers.
 os.environ["CELERY_BROKER_URL"] = "memory://"

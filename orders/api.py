@@ -250,7 +250,9 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             shipping_address=data.validated_data["shipping_address"],
             idempotency_key=key,
         )
-        return self._detail(order, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if created:  # the service hands back the order with its lines and event: no re-read
+            return Response(OrderDetailSerializer(order).data, status=status.HTTP_201_CREATED)
+        return self._detail(order, status.HTTP_200_OK)
 
     @extend_schema(
         summary="Cancel my unpaid order",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -22,7 +22,9 @@ from accounts.links import email_link
 from catalog.models import Product
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
-from outbox.services import task_enqueue
+from inventory.errors import InsufficientStock, Shortage
+from inventory.models import StockItem
+from outbox.services import task_enqueue, tasks_enqueue
 
 from .errors import (
     CartEmpty,
@@ -236,12 +238,163 @@ def _order_number(now) -> str:
     return f"{now:%y%m%d}-{suffix}"
 
 
-def _unused_order_number(now) -> str:
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _claim_key(*, user, key: str, body_hash: str) -> int | None:
+    """Claim (user, key) in the open transaction; return the record id, or None if taken.
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING`: a concurrent request with the same key
+    waits on the unique index until the first commits (then this finds it taken and replays)
+    or rolls back (then this claims it). No savepoint, and no read unless it was taken.
+    """
+    if not _postgresql():
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    user=user, key=key, request_hash=body_hash
+                ).pk
+        except IntegrityError:
+            return None
+    table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, key, request_hash, created_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user.pk, key, body_hash, _now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+class _CartLine:
+    """A cart line as checkout reads it: the item, its product's snapshot, what is available."""
+
+    __slots__ = ("cart_id", "item_id", "name", "price", "product_id", "quantity", "sku")
+
+    def __init__(self, cart_id, item_id, product_id, quantity, sku, name, price):
+        self.cart_id, self.item_id, self.product_id = cart_id, item_id, product_id
+        self.quantity, self.sku, self.name, self.price = quantity, sku, name, price
+
+
+def _checkout_cart_lines(user) -> list[_CartLine]:
+    """Lock the user's cart and its lines (cart row first) and return the lines, in id order.
+
+    Refuses before anything is written: an empty cart, inactive products, and lines the
+    committed stock cannot serve (an unlocked check; stock_reserve checks again under its
+    locks). On PostgreSQL one statement does it all: locking the line rows too makes a line
+    deleted meanwhile (a concurrent checkout of this cart) drop out, and a changed quantity
+    be read as committed.
+    """
+    if _postgresql():
+        qn = connection.ops.quote_name
+        cart_t, item_t = qn(Cart._meta.db_table), qn(CartItem._meta.db_table)
+        product_t = qn(Product._meta.db_table)
+        stock_t = qn(StockItem._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.id, i.id, i.product_id, i.quantity, p.sku, p.name, p.price, "  # noqa: S608
+                "p.active, COALESCE(s.on_hand - s.reserved, 0) "
+                f"FROM {cart_t} c JOIN {item_t} i ON i.cart_id = c.id "
+                f"JOIN {product_t} p ON p.id = i.product_id "
+                f"LEFT JOIN {stock_t} s ON s.product_id = i.product_id "
+                "WHERE c.user_id = %s ORDER BY i.id FOR UPDATE OF c, i",
+                [user.pk],
+            )
+            rows = cursor.fetchall()
+        lines = [_CartLine(*row[:7]) for row in rows]
+        inactive = {row[2] for row in rows if not row[7]}
+        available = {row[2]: max(row[8], 0) for row in rows}
+    else:
+        cart = Cart.objects.select_for_update().filter(user=user).first()
+        items = list(cart.items.select_related("product").order_by("id")) if cart else []
+        lines = [
+            _CartLine(
+                item.cart_id,
+                item.pk,
+                item.product_id,
+                item.quantity,
+                item.product.sku,
+                item.product.name,
+                item.product.price,
+            )
+            for item in items
+        ]
+        inactive = {item.product_id for item in items if not item.product.active}
+        available = inventory_selectors.stock_available(
+            product_ids=[line.product_id for line in lines]
+        )
+    if not lines:
+        raise CartEmpty()
+    if inactive:
+        raise ProductUnavailable(inactive)
+    demand = _demand_of(lines)
+    shortages = [
+        Shortage(product_id, requested, available.get(product_id, 0))
+        for product_id, requested in sorted(demand.items())
+        if requested > available.get(product_id, 0)
+    ]
+    if shortages:
+        raise InsufficientStock(shortages)
+    return lines
+
+
+def _demand_of(lines) -> dict[int, int]:
+    demand: dict[int, int] = {}
+    for line in lines:
+        demand[line.product_id] = demand.get(line.product_id, 0) + line.quantity
+    return demand
+
+
+def _order_insert(order: Order, *, record_id: int) -> None:
+    """Insert the order under a fresh random number and tie the idempotency record to it.
+
+    The unique index on the number decides: a collision (rare) inserts nothing and a new
+    number is drawn, without a savepoint. On PostgreSQL the record is tied in the same
+    statement (a data-modifying CTE).
+    """
+    if not _postgresql():
+        for _ in range(10):
+            order.number = _order_number(order.placed_at)
+            if not Order.objects.filter(number=order.number).exists():
+                order.save(force_insert=True)
+                IdempotencyRecord.objects.filter(pk=record_id).update(order=order)
+                return
+        raise RuntimeError("Could not find a free order number.")  # pragma: no cover
+    qn = connection.ops.quote_name
+    fields = [field for field in Order._meta.concrete_fields if not field.primary_key]
+    record_t = qn(IdempotencyRecord._meta.db_table)
+    columns = ", ".join(qn(field.column) for field in fields)
+    sql = (
+        f"WITH o AS (INSERT INTO {qn(Order._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({qn('number')}) DO NOTHING RETURNING id), "
+        f"r AS (UPDATE {record_t} SET order_id = o.id FROM o WHERE {record_t}.id = %s) "
+        "SELECT id FROM o"
+    )
     for _ in range(10):
-        number = _order_number(now)
-        if not Order.objects.filter(number=number).exists():
-            return number
+        order.number = _order_number(order.placed_at)
+        params = [
+            field.get_db_prep_save(field.pre_save(order, True), connection) for field in fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, record_id])
+            row = cursor.fetchone()
+        if row:
+            order.pk = row[0]
+            order._state.adding = False
+            order._state.db = connection.alias
+            return
     raise RuntimeError("Could not find a free order number.")  # pragma: no cover
+
+
+def _prefetched(instance, name: str, objects: list) -> None:
+    """Give `instance.<name>.all()` these objects without a query (as prefetch_related does)."""
+    queryset = getattr(instance, name).model._default_manager.none()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
 def _replay(record: IdempotencyRecord, body_hash: str) -> Order:
@@ -260,45 +413,27 @@ def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> 
         raise EmailNotVerified()
     address = dict(shipping_address)
     body_hash = request_hash({"shipping_address": address})
-    record = (
-        IdempotencyRecord.objects.select_related("order")
-        .filter(user=user, key=idempotency_key, order__isnull=False)
-        .first()
-    )
-    if record is not None:
-        return _replay(record, body_hash), False
 
     with transaction.atomic():
-        try:
-            # Claim the key first: a concurrent request with the same key waits here
-            # until this one commits (then replays it) or rolls back (then goes on).
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=user, key=idempotency_key, request_hash=body_hash
-                )
-        except IntegrityError:
+        # Claim the key first: a concurrent request with the same key waits here
+        # until this one commits (then replays it) or rolls back (then goes on).
+        record_id = _claim_key(user=user, key=idempotency_key, body_hash=body_hash)
+        if record_id is None:
             record = IdempotencyRecord.objects.select_related("order").get(
                 user=user, key=idempotency_key
             )
             return _replay(record, body_hash), False
 
         # The cart row first (the cart lock order, see _cart_lock): one checkout per cart at a
-        # time, and adds or merges from another device wait until this one commits.
-        cart = Cart.objects.select_for_update().filter(user=user).first()
-        items = list(cart.items.select_related("product").order_by("id")) if cart else []
-        if not items:
-            raise CartEmpty()
-        inactive = {item.product_id for item in items if not item.product.active}
-        if inactive:
-            raise ProductUnavailable(inactive)
+        # time, and adds or merges from another device wait until this one commits. Every
+        # refusal (empty cart, inactive product, short stock) happens here, before any write.
+        items = _checkout_cart_lines(user)
 
         now = _now()
-        number = _unused_order_number(now)
         expires_at = now + timedelta(minutes=settings.RESERVATION_MINUTES)
-        subtotal = cart_subtotal(items=items)
+        subtotal = sum((item.price * item.quantity for item in items), Decimal("0.00"))
         shipping = shipping_for(subtotal=subtotal)
-        order = Order.objects.create(
-            number=number,
+        order = Order(
             user=user,
             email=user.email,
             status=S.PENDING_PAYMENT,
@@ -310,16 +445,18 @@ def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> 
             placed_at=now,
             reservation_expires_at=expires_at,
         )
-        OrderLine.objects.bulk_create(
+        _order_insert(order, record_id=record_id)
+        number = order.number
+        lines = OrderLine.objects.bulk_create(
             [
                 OrderLine(
                     order=order,
-                    product=item.product,
-                    sku=item.product.sku,
-                    name=item.product.name,
-                    unit_price=item.product.price,
+                    product_id=item.product_id,
+                    sku=item.sku,
+                    name=item.name,
+                    unit_price=item.price,
                     quantity=item.quantity,
-                    line_total=item.product.price * item.quantity,
+                    line_total=item.price * item.quantity,
                 )
                 for item in items
             ]
@@ -332,18 +469,24 @@ def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> 
             note="Order placed.",
             at=now,
         )
-        record.order = order
-        record.save(update_fields=["order"])
-        CartItem.objects.filter(cart=cart).delete()
+        # Only the lines read above: one added by another device meanwhile stays in the cart.
+        CartItem.objects.filter(pk__in=[item.item_id for item in items]).delete()
         # Stock last: its row locks are then held only for the reservation and the commit,
-        # and a shortage still rolls back everything written above.
-        demand: dict[int, int] = {}
-        for item in items:
-            demand[item.product_id] = demand.get(item.product_id, 0) + item.quantity
-        inventory_services.stock_reserve(
-            lines=demand, reference=number, expires_at=expires_at, actor=user
+        # and a shortage found under the locks still rolls back everything written above.
+        after_commit = [("orders.tasks.order_event_notify", [event.pk], {})]
+        inventory_services.stock_reserve_in_transaction(
+            lines=_demand_of(items),
+            reference=number,
+            expires_at=expires_at,
+            actor=user,
+            after_commit=after_commit,
         )
-        _queue_notification(event)
+        tasks_enqueue(after_commit)
+    # The caller answers from these objects instead of reading them back.
+    _prefetched(order, "lines", lines)
+    _prefetched(order, "events", [event])
+    if hasattr(Order, "payments"):
+        _prefetched(order, "payments", [])
     return order, True
 
 

@@ -40,6 +40,56 @@ def task_enqueue_in(seconds: int, task, *args, **kwargs) -> OutboxMessage:
     return _enqueue(_task_name(task), list(args), kwargs, countdown=max(0, int(seconds)))
 
 
+def tasks_enqueue(calls) -> list[OutboxMessage]:
+    """Queue several tasks after commit in one INSERT: `calls` is [(task, args, kwargs), ...].
+
+    The same guarantees as `task_enqueue` (the rows commit with the caller's transaction),
+    with one statement for all of them, and one DELETE for those the broker took.
+    """
+    messages = [
+        OutboxMessage(task_name=_task_name(task), args=list(args), kwargs=dict(kwargs or {}))
+        for task, args, kwargs in calls
+    ]
+    if not messages:
+        return []
+    if len(messages) == 1:
+        message = messages[0]
+        return [_enqueue(message.task_name, message.args, message.kwargs, countdown=0)]
+    messages = OutboxMessage.objects.bulk_create(messages)
+    transaction.on_commit(partial(_publish_all_committed, messages), robust=True)
+    return messages
+
+
+def _publish_all_committed(messages: list[OutboxMessage]) -> None:
+    """Publish a batch right after commit; delete what the broker took in one statement."""
+    if _eager():
+        OutboxMessage.objects.filter(pk__in=[message.pk for message in messages]).delete()
+        for message in messages:
+            try:
+                _publish(message)
+            except Exception:
+                logger.exception("outbox: task %s failed (eager mode)", message.task_name)
+        return
+    sent = []
+    for message in messages:
+        try:
+            _publish(message)
+        except Exception as exc:
+            logger.warning(
+                "outbox: could not queue %s (message %s): %s; the sweep will send it",
+                message.task_name,
+                message.pk,
+                exc,
+            )
+            _record_failure(message, exc)
+            if not isinstance(exc, MESSAGE_ERRORS):
+                break  # the broker refused: leave the rest to the sweep, without waiting again
+            continue
+        sent.append(message.pk)
+    if sent:
+        OutboxMessage.objects.filter(pk__in=sent).delete()
+
+
 def _enqueue(name: str, args: list, kwargs: dict, *, countdown: int) -> OutboxMessage:
     message = OutboxMessage.objects.create(
         task_name=name, args=args, kwargs=kwargs, countdown=countdown
