@@ -251,6 +251,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             idempotency_key=key,
         )
         if created:  # the service hands back the order with its lines and event: no re-read
+            order = selectors.order_detail_from_checkout(order)
             return Response(OrderDetailSerializer(order).data, status=status.HTTP_201_CREATED)
         return self._detail(order, status.HTTP_200_OK)
 

@@ -389,14 +389,6 @@ def _order_insert(order: Order, *, record_id: int) -> None:
     raise RuntimeError("Could not find a free order number.")  # pragma: no cover
 
 
-def _prefetched(instance, name: str, objects: list) -> None:
-    """Give `instance.<name>.all()` these objects without a query (as prefetch_related does)."""
-    queryset = getattr(instance, name).model._default_manager.none()
-    queryset._result_cache = list(objects)
-    queryset._prefetch_done = True
-    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
-
-
 def _replay(record: IdempotencyRecord, body_hash: str) -> Order:
     if record.request_hash != body_hash:
         raise IdempotencyKeyReused()
@@ -482,11 +474,9 @@ def order_checkout(*, user, shipping_address: Mapping, idempotency_key: str) -> 
             after_commit=after_commit,
         )
         tasks_enqueue(after_commit)
-    # The caller answers from these objects instead of reading them back.
-    _prefetched(order, "lines", lines)
-    _prefetched(order, "events", [event])
-    if hasattr(Order, "payments"):
-        _prefetched(order, "payments", [])
+    # What was written, for a caller that answers without reading it back
+    # (selectors.order_detail_from_checkout).
+    order.checkout_lines, order.checkout_events = lines, [event]
     return order, True
 
 
