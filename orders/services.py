@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -88,6 +90,10 @@ def _check_quantity(quantity: int, field: str = "quantity") -> int:
 
 def _check_available(product: Product, quantity: int) -> None:
     available = inventory_selectors.stock_available(product_ids=[product.pk])[product.pk]
+    _refuse_beyond(product, quantity, available=available)
+
+
+def _refuse_beyond(product: Product, quantity: int, *, available: int) -> None:
     if quantity > available:
         message = (
             f"Only {available} of {product.name} available."
@@ -97,16 +103,11 @@ def _check_available(product: Product, quantity: int) -> None:
         raise ValidationError({"quantity": [message]})
 
 
-def _sellable_product(product_id) -> Product:
-    product = Product.objects.filter(pk=product_id, active=True).first()
-    if product is None:
-        raise ValidationError({"product": ["Unknown or unavailable product."]})
-    return product
-
-
-@transaction.atomic
 def cart_get_or_create(*, user=None) -> Cart:
-    """Return the user's cart, made on first use; without a user, a new guest cart."""
+    """Return the user's cart, made on first use; without a user, a new guest cart.
+
+    One SELECT when the cart exists (get_or_create guards its own INSERT with a savepoint).
+    """
     if user is None:
         return Cart.objects.create()
     cart, _ = Cart.objects.get_or_create(user=user)
@@ -132,21 +133,37 @@ def _cart_touch(cart: Cart) -> None:
 
 @transaction.atomic
 def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
-    """Add a product to the cart (adding to its quantity if present), within what is available."""
+    """Add a product to the cart (adding to its quantity if present), within what is available.
+
+    Four statements in the transaction: the cart row locked by touching it (an UPDATE takes
+    the same row lock as SELECT ... FOR UPDATE: the cart lock order holds), then one read of
+    the product, its available stock and the line already in the cart, then the line's
+    INSERT or UPDATE. A refusal rolls the touch back.
+    """
     _check_quantity(quantity)
-    product = _sellable_product(product_id)
-    cart = _cart_lock(cart.pk)
-    item = CartItem.objects.filter(cart=cart, product=product).first()
-    total = quantity + (item.quantity if item else 0)
+    if not Cart.objects.filter(pk=cart.pk).update(updated_at=_now()):
+        raise ValidationError({"cart": ["Your cart is no longer available."]})
+    in_cart = CartItem.objects.filter(cart=cart.pk, product=OuterRef("pk"))
+    product = (
+        Product.objects.filter(pk=product_id, active=True)
+        .annotate(
+            stock_available=Coalesce(F("stock__on_hand") - F("stock__reserved"), 0),
+            cart_item_id=Subquery(in_cart.values("pk")[:1]),
+            cart_item_quantity=Subquery(in_cart.values("quantity")[:1]),
+        )
+        .first()
+    )
+    if product is None:
+        raise ValidationError({"product": ["Unknown or unavailable product."]})
+    total = quantity + (product.cart_item_quantity or 0)
     if total > MAX_LINE_QUANTITY:
         raise ValidationError({"quantity": [f"At most {MAX_LINE_QUANTITY} per product."]})
-    _check_available(product, total)
-    if item is None:
-        item = CartItem.objects.create(cart=cart, product=product, quantity=total)
-    else:
-        item.quantity = total
-        item.save(update_fields=["quantity"])
-    _cart_touch(cart)
+    _refuse_beyond(product, total, available=max(product.stock_available, 0))
+    if product.cart_item_id is None:
+        return CartItem.objects.create(cart=cart, product=product, quantity=total)
+    CartItem.objects.filter(pk=product.cart_item_id).update(quantity=total)
+    item = CartItem(pk=product.cart_item_id, cart=cart, product=product, quantity=total)
+    item._state.adding, item._state.db = False, CartItem.objects.db
     return item
 
 
