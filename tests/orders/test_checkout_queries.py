@@ -20,7 +20,6 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from inventory.errors import InsufficientStock
 from inventory.models import Reservation, StockItem, StockMovement
@@ -110,9 +109,8 @@ def test_placed_count_does_not_grow_with_lines(user, lines, django_assert_num_qu
 def test_short_stock_is_refused_before_any_write(user, three, django_assert_num_queries):
     _fill(user, three, quantity=2)
     StockItem.objects.filter(product=three[1]).update(reserved=4)  # 1 left, 2 asked
-    with django_assert_num_queries(REFUSED) as ctx:
-        with pytest.raises(InsufficientStock) as refused:
-            services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key="k-s")
+    with django_assert_num_queries(REFUSED) as ctx, pytest.raises(InsufficientStock) as refused:
+        services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key="k-s")
     assert _write_statements(ctx) == [ctx.captured_queries[1]["sql"]]  # only the key claim
     assert [(s.product_id, s.requested, s.available) for s in refused.value.shortages] == [
         (three[1].pk, 2, 1)
@@ -138,9 +136,8 @@ def test_short_stock_is_refused_through_the_api(
 @pytest.mark.django_db(transaction=True)  # a real BEGIN ... ROLLBACK
 def test_empty_cart_is_refused_before_any_write(user, django_assert_num_queries):
     services.cart_get_or_create(user=user)
-    with django_assert_num_queries(REFUSED) as ctx:
-        with pytest.raises(CartEmpty):
-            services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key="k-e")
+    with django_assert_num_queries(REFUSED) as ctx, pytest.raises(CartEmpty):
+        services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key="k-e")
     assert len(_write_statements(ctx)) == 1  # the claim, rolled back
 
 
