@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test test-fast test-browser lint format bench worker beat clean
+.PHONY: run test test-fast test-browser test-cluster lint format bench load cluster cluster-stop worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,23 @@ test-browser: $(VENV)/.installed node_modules/.package-lock.json
 	@exports="$$($(BIN)/python tests/service_env.py)" || exit 1; eval "$$exports"; \
 	$(BIN)/pytest tests/browser -m browser $(PYTEST_ARGS)
 
+## The cluster suite alone: two gunicorn behind nginx, two workers, a beat, own PostgreSQL
+## and Redis, and the fault tests (deploy/README.md). `make test` runs it too.
+test-cluster: $(VENV)/.installed
+	$(BIN)/pytest tests/cluster -m cluster $(PYTEST_ARGS)
+
+## The production shape on this machine (deploy/cluster.py); stop it with `make cluster-stop`.
+CLUSTER_DIR ?= .cluster
+cluster: $(VENV)/.installed
+	$(BIN)/python deploy/cluster.py start --dir $(CLUSTER_DIR)
+
+cluster-stop:
+	$(BIN)/python deploy/cluster.py stop --dir $(CLUSTER_DIR)
+
+## Locust against a cluster of its own: req/s, p50/p95 per kind, errors, oversell, ledger.
+load: $(VENV)/.installed
+	$(BIN)/python benchmarks/load_cluster.py $(LOAD_ARGS)
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -51,7 +68,8 @@ format: $(VENV)/.installed
 ## Benchmarks need PostgreSQL and Redis (see README).
 bench: $(VENV)/.installed
 	@exports="$$(REQUIRE_SERVICES=1 $(BIN)/python tests/service_env.py)" || exit 1; eval "$$exports"; \
-	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	for b in benchmarks/*.py; do case $$b in */locustfile.py|*/load_cluster.py) continue;; esac; \
+	  echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 worker: $(VENV)/.installed
 	$(BIN)/celery -A config worker --loglevel=info
@@ -60,4 +78,4 @@ beat: $(VENV)/.installed
 	$(BIN)/celery -A config beat --loglevel=info
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache node_modules artifacts
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache node_modules artifacts .cluster

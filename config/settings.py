@@ -14,6 +14,8 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logging import configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -86,9 +88,14 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "reports",
+    # Above everything and imported by nothing: logs, metrics, liveness.
+    "observability",
+    "django_structlog",
 ]
 
 MIDDLEWARE = [
+    "observability.middleware.RequestIdMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Early, so every answer carries the policy, including those refused below.
     "csp.middleware.CSPMiddleware",
@@ -134,6 +141,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Fail fast while PostgreSQL is unreachable (the request answers 503) instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "DATABASE_CONNECT_TIMEOUT", default=5
+    )
 else:
     # SQLite: wait for a writer instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -249,10 +260,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Keyed on the client address (accounts.throttling), letting requests through while Redis
+    # is unreachable (config/throttling).
     "DEFAULT_THROTTLE_CLASSES": [
-        "accounts.throttling.AnonRateThrottle",
-        "accounts.throttling.UserRateThrottle",
-        "accounts.throttling.ScopedRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
+        "config.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="600/min"),
@@ -328,6 +341,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Nothing reads task results: without this every queued task subscribes the web process to
+# its result in Redis, and a Redis restart leaves that subscriber broken until a restart.
+CELERY_TASK_IGNORE_RESULT = env.bool("CELERY_TASK_IGNORE_RESULT", default=True)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -343,6 +360,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": OUTBOX_PUBLISH_TIMEOUT,
     "socket_timeout": OUTBOX_PUBLISH_TIMEOUT,
     "max_retries": 0,
+    # A message taken by a worker that died with it (the whole machine gone) is handed out
+    # again after this many seconds (Redis broker). Keep it above the longest task's run
+    # time and the longest countdown.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # How often each worker looks for such messages (one small Redis query per look).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_SECONDS", default=10),
+    "unacked_restore_throttle": 1,
 }
 # The sweep leaves messages younger than the grace period to their own after-commit publish,
 # and leases what it takes for LEASE seconds so two sweeps never send one message at once.
@@ -351,11 +375,11 @@ OUTBOX_SWEEP_LEASE_SECONDS = env.int("OUTBOX_SWEEP_LEASE_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "outbox.tasks.outbox_sweep",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(seconds=env.int("OUTBOX_SWEEP_SECONDS", default=60)),
     },
     "inventory-release-expired-reservations": {
         "task": "inventory.tasks.reservations_release_expired",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(seconds=env.int("RESERVATION_RELEASE_SECONDS", default=60)),
     },
     "inventory-evaluate-stock-alerts": {
         "task": "inventory.tasks.stock_alerts_evaluate",
@@ -517,15 +541,46 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
 
 # ------------------------------------------------------------------------------
-# Logging
+# Logging, metrics, health, error tracking (observability)
 # ------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-    },
+# `console`: readable lines (development); `json`: one object per line (production default).
+LOG_FORMAT = env("LOG_FORMAT", default="json" if PRODUCTION else "console")
+configure_structlog()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", default="INFO"))
+# Our RequestIdMiddleware keeps X-Request-ID only from a trusted proxy; django-structlog then
+# binds it (request id, user id) to every log line and carries it into queued Celery tasks.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # bound by observability with the trusted-proxy rule
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = 20  # INFO: a refused login is not a warning
+
+# Prometheus metrics at /metrics (django-prometheus plus the shop's counters).
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+if METRICS_ENABLED:
+    INSTALLED_APPS.append("django_prometheus")
+    MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+    MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+
+# /healthz: how long to wait for a worker's pong; how old the beat's heartbeat may be.
+HEALTHZ_WORKER_TIMEOUT_SECONDS = env.float("HEALTHZ_WORKER_TIMEOUT_SECONDS", default=1.0)
+BEAT_HEARTBEAT_SECONDS = env.int("BEAT_HEARTBEAT_SECONDS", default=30)
+HEALTHZ_BEAT_MAX_AGE_SECONDS = env.int(
+    "HEALTHZ_BEAT_MAX_AGE_SECONDS", default=3 * BEAT_HEARTBEAT_SECONDS + 10
+)
+CELERY_BEAT_SCHEDULE["observability-beat-heartbeat"] = {
+    "task": "observability.tasks.beat_heartbeat",
+    "schedule": timedelta(seconds=BEAT_HEARTBEAT_SECONDS),
+    "options": {"expires": BEAT_HEARTBEAT_SECONDS},
 }
+
+# Error tracking (optional): sentry-sdk with its Django and Celery integrations.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=DJANGO_ENV,
+        send_default_pii=False,  # no cookies, headers or user emails leave the shop
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -178,11 +178,14 @@ class RefundForm(forms.Form):
         order = self.order
         after = payment.refundable - amount
         new_status = None
+        left = selectors.order_refundable_total(order=order) - amount
         if order.status in REFUND_TRACKING_ORDER_STATUSES:
-            left = selectors.order_refundable_total(order=order) - amount
             new_status = (
                 OrderStatus.PARTIALLY_REFUNDED if left > 0 else OrderStatus.REFUNDED
             ).label
+        elif order.status in (OrderStatus.PAID, OrderStatus.PROCESSING) and left <= 0:
+            # Everything back before shipping ends the order (orders.order_refund_record).
+            new_status = OrderStatus.REFUNDED.label
         restock = []
         if data.get("restock"):
             wanted = data["lines"] or {

@@ -29,6 +29,7 @@ REPORT_SCHEMA = {
         "start": {"type": "string", "format": "date"},
         "end": {"type": "string", "format": "date"},
         "summary": {"type": "object", "additionalProperties": True},
+        "expiring_days": {"type": "integer", "description": "Inventory report only"},
     },
     "required": ["report", "start", "end", "summary"],
     "additionalProperties": {"type": "array", "items": {"type": "object"}},

@@ -47,8 +47,8 @@ SOLD_STATUSES = (
     OrderStatus.PARTIALLY_REFUNDED,
     OrderStatus.REFUNDED,
 )
-# Refunds that gave (or are giving) money back.
-REFUND_COUNTED = Q(status__in=(Refund.Status.SUCCEEDED, Refund.Status.PENDING))
+# Refunds that gave (or are giving) money back: all but the refused ones.
+REFUND_COUNTED = ~Q(status=Refund.Status.FAILED)
 
 
 # ------------------------------------------------------------------------------

@@ -41,6 +41,10 @@ export class Session {
       // 401 invalid_credentials, 403 email_not_verified, 429 too_many_attempts | throttled...
       throw new Error(`login failed: ${error.code}: ${error.detail}`);
     }
+    if ("mfa_required" in data) {
+      // 202: a staff account with two-factor authentication; a shopper never gets this.
+      throw new Error("login needs a second factor: POST auth/login/2fa/ with the challenge");
+    }
     this.tokens = data;
     return data;
   }
