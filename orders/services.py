@@ -17,6 +17,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_save
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -402,6 +403,15 @@ def _order_insert(order: Order, *, record_id: int) -> None:
             order.pk = row[0]
             order._state.adding = False
             order._state.db = connection.alias
+            # As Model.save() would: receivers (metrics) see the order being created.
+            post_save.send(
+                sender=Order,
+                instance=order,
+                created=True,
+                update_fields=None,
+                raw=False,
+                using=connection.alias,
+            )
             return
     raise RuntimeError("Could not find a free order number.")  # pragma: no cover
 
