@@ -1,17 +1,20 @@
 """Checkout under contention: 100 shoppers check out 3-line carts at once against limited stock.
 
-Needs PostgreSQL (DATABASE_URL). Builds a throw-away database (`bench_checkout_orders`),
+Needs PostgreSQL (DATABASE_URL). Builds a throw-away database (`bench_checkout_<prefix>`),
 fills carts through the services, then fires every checkout through the real API stack
 (POST /api/v1/orders/ with an Idempotency-Key) from a thread pool, each thread on its own
 database connection. Prints orders placed, 409s, oversold units (must be 0), median and p95
 checkout time and queries per checkout, and exits non-zero when anything was oversold or a
-checkout failed with another status.
+checkout failed with another status. Runs once per thread count (fresh database each time),
+and first counts the statements of one checkout through the service: placed (3 lines) and
+refused (short stock, empty cart, replayed key), BEGIN and COMMIT/ROLLBACK included.
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/shop .venv/bin/python benchmarks/checkout.py
-    options: --shoppers 100 --workers 32 --products 6 --stock 40
+    options: --shoppers 100 --threads 1,16 --products 6 --stock 40
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import random
@@ -26,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ["TEST_DATABASE_NAME"] = "bench_checkout_orders"
+os.environ["TEST_DATABASE_NAME"] = "bench_checkout_" + os.environ.get("CACHE_KEY_PREFIX", "orders")
 os.environ["EMAIL_URL"] = "dummymail://"
 # Queue Celery tasks without running them in the request, as with a real broker and workers.
 os.environ["CELERY_BROKER_URL"] = "memory://"
@@ -95,6 +98,48 @@ def _checkout(user):
     return response.status_code, elapsed, len(queries.captured_queries)
 
 
+def _service_counts() -> dict[str, int]:
+    """Statements of one checkout through the service, in real transactions."""
+    from decimal import Decimal
+
+    from accounts.models import User
+    from catalog import services as catalog_services
+    from inventory import services as inventory_services
+    from orders import services as order_services
+
+    products = []
+    for i in range(3):
+        product = catalog_services.product_create(
+            sku=f"COUNT-{i}", name=f"Count product {i}", price=Decimal("5.00")
+        )
+        inventory_services.stock_receive(
+            stock_item=inventory_services.stock_item_for_product(product=product), quantity=3
+        )
+        products.append(product)
+
+    def shopper(name, quantity):
+        user = User.objects.create_user(f"{name}@example.com", None, email_verified=True)
+        cart = order_services.cart_get_or_create(user=user)
+        for product in products if quantity else []:
+            order_services.cart_item_add(cart=cart, product_id=product.pk, quantity=quantity)
+        return user
+
+    def count(user, key):
+        # contextlib.suppress: the refusals are what is measured
+        with CaptureQueriesContext(connection) as queries, contextlib.suppress(Exception):
+            order_services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key=key)
+        if os.environ.get("BENCH_SHOW_SQL"):
+            print("\n".join(q["sql"][:150] for q in queries.captured_queries), "\n")
+        return len(queries.captured_queries)
+
+    placed_user, short_user = shopper("count-placed", 1), shopper("count-short", 3)
+    counts = {"placed (3 lines)": count(placed_user, "k1")}
+    counts["refused: replayed key"] = count(placed_user, "k1")
+    counts["refused: short stock"] = count(short_user, "k2")
+    counts["refused: empty cart"] = count(shopper("count-empty", 0), "k3")
+    return counts
+
+
 def _oversold(items) -> tuple[int, int]:
     """Return (units sold beyond stock, units where counters disagree with placed orders)."""
     from django.db.models import Sum
@@ -115,7 +160,7 @@ def _oversold(items) -> tuple[int, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shoppers", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--threads", default="1,16", help="thread counts, one run each")
     parser.add_argument("--products", type=int, default=6)
     parser.add_argument("--stock", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
@@ -128,12 +173,31 @@ def main() -> int:
 
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
+        counts = _service_counts()
+    finally:
+        connections.close_all()
+        teardown_databases(old_config, verbosity=0)
+    print(
+        "statements per checkout through the service (BEGIN and COMMIT/ROLLBACK included, "
+        "plus the after-commit outbox DELETE for a placed one)"
+    )
+    for name, value in counts.items():
+        print(f"  {name:<24} {value}")
+    failed = 0
+    for workers in [int(n) for n in args.threads.split(",") if n.strip()]:
+        failed += _run(args, workers)
+    return 1 if failed else 0
+
+
+def _run(args, workers: int) -> int:
+    old_config = setup_databases(verbosity=0, interactive=False)
+    try:
         items, users = _prepare(
             shoppers=args.shoppers, products=args.products, stock=args.stock, seed=args.seed
         )
         demand = sum(item.quantity for user in users for item in user.cart.items.all())
         connection.close()
-        workers = min(args.workers, args.shoppers)
+        workers = min(workers, args.shoppers)
         opened, closed = threading.Barrier(workers), threading.Barrier(workers)
 
         def warm(_):
@@ -155,6 +219,7 @@ def main() -> int:
 
         statuses = Counter(status for status, _, _ in results)
         times = sorted(elapsed for status, elapsed, _ in results if status == 201)
+        refused_times = sorted(elapsed for status, elapsed, _ in results if status == 409)
         all_times = sorted(elapsed for _, elapsed, _ in results)
         placed_queries = [n for status, _, n in results if status == 201]
         short_queries = [n for status, _, n in results if status == 409]
@@ -170,7 +235,7 @@ def main() -> int:
             return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))] if values else 0
 
         print(
-            f"checkout benchmark: {args.shoppers} shoppers, {args.workers} threads, "
+            f"checkout benchmark (API): {args.shoppers} shoppers, {workers} threads, "
             f"{args.products} products x {args.stock} units = {args.products * args.stock} units, "
             f"{demand} units in carts (3 lines each)"
         )
@@ -180,13 +245,16 @@ def main() -> int:
         print(f"  other statuses       {others or 'none'}")
         print(f"  oversold units       {oversold}")
         print(f"  reserved != placed   {mismatched}")
+        print(f"  checkout time        median {ms(median(all_times))}, p95 {ms(p95(all_times))}")
+        print(f"    placed             median {ms(median(times))}, p95 {ms(p95(times))}")
         print(
-            f"  checkout time        median {ms(median(all_times))}, p95 {ms(p95(all_times))} "
-            f"(placed only: median {ms(median(times))}, p95 {ms(p95(times))})"
+            f"    refused (409)      median {ms(median(refused_times))}, "
+            f"p95 {ms(p95(refused_times))}"
         )
         print(
             f"  queries per checkout placed {median(placed_queries):.0f} "
-            f"(max {max(placed_queries, default=0)}), 409 {median(short_queries):.0f}"
+            f"(max {max(placed_queries, default=0)}), 409 {median(short_queries):.0f} "
+            f"(max {max(short_queries, default=0)})  [with the after-commit outbox DELETE]"
         )
         print(f"  wall time            {wall:.2f} s ({args.shoppers / wall:.0f} checkouts/s)")
         return 0 if oversold == 0 and mismatched == 0 and not others else 1

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -296,6 +296,88 @@ def stock_reserve(
     reservations = Reservation.objects.bulk_create(reservations)
     StockMovement.objects.bulk_create(movements)
     _queue_alert_evaluation(items[pid].pk for pid in items)
+    return reservations
+
+
+def _reserve_counters(items: list[StockItem], demand: dict[int, int]) -> int:
+    """Add each locked item's demand to its reserved counter; return the rows updated.
+
+    The condition repeats the stock check in SQL: the rows are locked, so it cannot fail, but
+    a counter can never be pushed past on_hand even by a caller that forgot the lock.
+    PostgreSQL: one UPDATE ... FROM (VALUES ...) for every line; elsewhere one per line.
+    """
+    if connection.vendor != "postgresql":
+        return sum(
+            StockItem.objects.filter(
+                pk=item.pk, on_hand__gte=F("reserved") + demand[item.product_id]
+            ).update(reserved=F("reserved") + demand[item.product_id])
+            for item in items
+        )
+    table = connection.ops.quote_name(StockItem._meta.db_table)
+    values = ", ".join(["(%s::bigint, %s::integer)"] * len(items))
+    params = [value for item in items for value in (item.pk, demand[item.product_id])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET reserved = s.reserved + v.quantity "  # noqa: S608
+            f"FROM (VALUES {values}) AS v(id, quantity) "
+            "WHERE s.id = v.id AND s.on_hand >= s.reserved + v.quantity",
+            params,
+        )
+        return cursor.rowcount
+
+
+def stock_reserve_in_transaction(
+    *,
+    lines: Mapping[int, int],
+    reference: str,
+    expires_at: datetime,
+    actor=None,
+    after_commit: list | None = None,
+) -> list[Reservation]:
+    """Reserve every line or none, inside the caller's transaction (no savepoint of its own).
+
+    For a caller that has already made the unlocked short-stock check (checkout joins it into
+    its cart query) and rolls back on InsufficientStock. Four statements: lock the items in pk
+    order, one UPDATE ... FROM (VALUES ...) for every line, the reservations, the ledger.
+    The alert re-evaluation is appended to `after_commit` as a (task, args, kwargs) call for
+    the caller's outbox batch (`outbox.services.tasks_enqueue`); without it, it is queued here.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("stock_reserve_in_transaction needs an open transaction.")
+    demand = _demand(lines)
+    reference = _check_reference(reference, required=True)
+    items = _lock_items(product_id__in=demand)
+    _raise_if_short(demand, items)
+    if _reserve_counters(items, demand) != len(items):  # pragma: no cover - the lock above
+        raise InsufficientStock([Shortage(i.product_id, demand[i.product_id], 0) for i in items])
+    reservations = Reservation.objects.bulk_create(
+        [
+            Reservation(
+                stock_item=item,
+                quantity=demand[item.product_id],
+                reference=reference,
+                expires_at=expires_at,
+            )
+            for item in items
+        ]
+    )
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                stock_item=item,
+                kind=StockMovement.Kind.RESERVATION,
+                delta_reserved=demand[item.product_id],
+                reference=reference,
+                actor=_actor(actor),
+            )
+            for item in items
+        ]
+    )
+    ids = sorted(item.pk for item in items)
+    if after_commit is None:
+        _queue_alert_evaluation(ids)
+    else:
+        after_commit.append(("inventory.tasks.stock_alerts_evaluate", [ids], {}))
     return reservations
 
 

@@ -253,7 +253,10 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             shipping_method_id=data.validated_data["shipping_method"],
             idempotency_key=key,
         )
-        return self._detail(order, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if created:  # the service hands back the order with its lines and event: no re-read
+            order = selectors.order_detail_from_checkout(order)
+            return Response(OrderDetailSerializer(order).data, status=status.HTTP_201_CREATED)
+        return self._detail(order, status.HTTP_200_OK)
 
     @extend_schema(
         summary="Cancel my unpaid order",

@@ -67,6 +67,27 @@ def order_detail_queryset() -> QuerySet[Order]:
     return queryset
 
 
+def _prefetched(instance, name: str, objects: list) -> None:
+    """Give `instance.<name>.all()` these objects without a query (as prefetch_related does)."""
+    queryset = getattr(instance, name).all()  # lazy: filtered by the instance, not run
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
+
+
+def order_detail_from_checkout(order: Order) -> Order:
+    """The order just placed by `services.order_checkout`, ready for OrderDetailSerializer.
+
+    Its lines and event come from the objects checkout wrote (no re-read); a new order has
+    no payments yet.
+    """
+    _prefetched(order, "lines", order.checkout_lines)
+    _prefetched(order, "events", order.checkout_events)
+    if hasattr(Order, "payments"):
+        _prefetched(order, "payments", [])
+    return order
+
+
 def sees_every_order(user) -> bool:
     """Staff holding orders.view_order see (and list) every order; others only their own."""
     return bool(

@@ -14,7 +14,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.db.models.signals import post_save
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -22,7 +25,9 @@ from accounts.links import email_link
 from catalog.models import Product
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
-from outbox.services import task_enqueue
+from inventory.errors import InsufficientStock, Shortage
+from inventory.models import StockItem
+from outbox.services import task_enqueue, tasks_enqueue
 
 from . import guest, shipping
 from .errors import (
@@ -87,6 +92,10 @@ def _check_quantity(quantity: int, field: str = "quantity") -> int:
 
 def _check_available(product: Product, quantity: int) -> None:
     available = inventory_selectors.stock_available(product_ids=[product.pk])[product.pk]
+    _refuse_beyond(product, quantity, available=available)
+
+
+def _refuse_beyond(product: Product, quantity: int, *, available: int) -> None:
     if quantity > available:
         message = (
             f"Only {available} of {product.name} available."
@@ -96,16 +105,11 @@ def _check_available(product: Product, quantity: int) -> None:
         raise ValidationError({"quantity": [message]})
 
 
-def _sellable_product(product_id) -> Product:
-    product = Product.objects.filter(pk=product_id, active=True).first()
-    if product is None:
-        raise ValidationError({"product": ["Unknown or unavailable product."]})
-    return product
-
-
-@transaction.atomic
 def cart_get_or_create(*, user=None) -> Cart:
-    """Return the user's cart, made on first use; without a user, a new guest cart."""
+    """Return the user's cart, made on first use; without a user, a new guest cart.
+
+    One SELECT when the cart exists (get_or_create guards its own INSERT with a savepoint).
+    """
     if user is None:
         return Cart.objects.create()
     cart, _ = Cart.objects.get_or_create(user=user)
@@ -131,21 +135,37 @@ def _cart_touch(cart: Cart) -> None:
 
 @transaction.atomic
 def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
-    """Add a product to the cart (adding to its quantity if present), within what is available."""
+    """Add a product to the cart (adding to its quantity if present), within what is available.
+
+    Four statements in the transaction: the cart row locked by touching it (an UPDATE takes
+    the same row lock as SELECT ... FOR UPDATE: the cart lock order holds), then one read of
+    the product, its available stock and the line already in the cart, then the line's
+    INSERT or UPDATE. A refusal rolls the touch back.
+    """
     _check_quantity(quantity)
-    product = _sellable_product(product_id)
-    cart = _cart_lock(cart.pk)
-    item = CartItem.objects.filter(cart=cart, product=product).first()
-    total = quantity + (item.quantity if item else 0)
+    if not Cart.objects.filter(pk=cart.pk).update(updated_at=_now()):
+        raise ValidationError({"cart": ["Your cart is no longer available."]})
+    in_cart = CartItem.objects.filter(cart=cart.pk, product=OuterRef("pk"))
+    product = (
+        Product.objects.filter(pk=product_id, active=True)
+        .annotate(
+            stock_available=Coalesce(F("stock__on_hand") - F("stock__reserved"), 0),
+            cart_item_id=Subquery(in_cart.values("pk")[:1]),
+            cart_item_quantity=Subquery(in_cart.values("quantity")[:1]),
+        )
+        .first()
+    )
+    if product is None:
+        raise ValidationError({"product": ["Unknown or unavailable product."]})
+    total = quantity + (product.cart_item_quantity or 0)
     if total > MAX_LINE_QUANTITY:
         raise ValidationError({"quantity": [f"At most {MAX_LINE_QUANTITY} per product."]})
-    _check_available(product, total)
-    if item is None:
-        item = CartItem.objects.create(cart=cart, product=product, quantity=total)
-    else:
-        item.quantity = total
-        item.save(update_fields=["quantity"])
-    _cart_touch(cart)
+    _refuse_beyond(product, total, available=max(product.stock_available, 0))
+    if product.cart_item_id is None:
+        return CartItem.objects.create(cart=cart, product=product, quantity=total)
+    CartItem.objects.filter(pk=product.cart_item_id).update(quantity=total)
+    item = CartItem(pk=product.cart_item_id, cart=cart, product=product, quantity=total)
+    item._state.adding, item._state.db = False, CartItem.objects.db
     return item
 
 
@@ -237,11 +257,168 @@ def _order_number(now) -> str:
     return f"{now:%y%m%d}-{suffix}"
 
 
-def _unused_order_number(now) -> str:
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _claim_key(*, user, key: str, body_hash: str) -> int | None:
+    """Claim (user, key) in the open transaction; return the record id, or None if taken.
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING`: a concurrent request with the same key
+    waits on the unique index until the first commits (then this finds it taken and replays)
+    or rolls back (then this claims it). No savepoint, and no read unless it was taken.
+    """
+    if not _postgresql():
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    user=user, key=key, request_hash=body_hash
+                ).pk
+        except IntegrityError:
+            return None
+    table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, key, request_hash, created_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user.pk, key, body_hash, _now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+class _CartLine:
+    """A cart line as checkout reads it: the item, its product's snapshot, what is available."""
+
+    __slots__ = ("cart_id", "item_id", "name", "price", "product_id", "quantity", "sku")
+
+    def __init__(self, cart_id, item_id, product_id, quantity, sku, name, price):
+        self.cart_id, self.item_id, self.product_id = cart_id, item_id, product_id
+        self.quantity, self.sku, self.name, self.price = quantity, sku, name, price
+
+
+def _checkout_cart_lines(*, user_id=None, cart_id=None) -> list[_CartLine]:
+    """Lock the user's cart and its lines (cart row first) and return the lines, in id order.
+
+    Refuses before anything is written: an empty cart, inactive products, and lines the
+    committed stock cannot serve (an unlocked check; stock_reserve checks again under its
+    locks). On PostgreSQL one statement does it all: locking the line rows too makes a line
+    deleted meanwhile (a concurrent checkout of this cart) drop out, and a changed quantity
+    be read as committed.
+    """
+    if user_id is not None:
+        where, key, carts = "c.user_id = %s", user_id, Cart.objects.filter(user_id=user_id)
+    else:  # a guest's cart
+        where, key = "c.id = %s AND c.user_id IS NULL", cart_id
+        carts = Cart.objects.filter(pk=cart_id, user__isnull=True)
+    if _postgresql():
+        qn = connection.ops.quote_name
+        cart_t, item_t = qn(Cart._meta.db_table), qn(CartItem._meta.db_table)
+        product_t = qn(Product._meta.db_table)
+        stock_t = qn(StockItem._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.id, i.id, i.product_id, i.quantity, p.sku, p.name, p.price, "  # noqa: S608
+                "p.active, COALESCE(s.on_hand - s.reserved, 0) "
+                f"FROM {cart_t} c JOIN {item_t} i ON i.cart_id = c.id "
+                f"JOIN {product_t} p ON p.id = i.product_id "
+                f"LEFT JOIN {stock_t} s ON s.product_id = i.product_id "
+                f"WHERE {where} ORDER BY i.id FOR UPDATE OF c, i",
+                [key],
+            )
+            rows = cursor.fetchall()
+        lines = [_CartLine(*row[:7]) for row in rows]
+        inactive = {row[2] for row in rows if not row[7]}
+        available = {row[2]: max(row[8], 0) for row in rows}
+    else:
+        cart = carts.select_for_update().first()
+        items = list(cart.items.select_related("product").order_by("id")) if cart else []
+        lines = [
+            _CartLine(
+                item.cart_id,
+                item.pk,
+                item.product_id,
+                item.quantity,
+                item.product.sku,
+                item.product.name,
+                item.product.price,
+            )
+            for item in items
+        ]
+        inactive = {item.product_id for item in items if not item.product.active}
+        available = inventory_selectors.stock_available(
+            product_ids=[line.product_id for line in lines]
+        )
+    if not lines:
+        raise CartEmpty()
+    if inactive:
+        raise ProductUnavailable(inactive)
+    demand = _demand_of(lines)
+    shortages = [
+        Shortage(product_id, requested, available.get(product_id, 0))
+        for product_id, requested in sorted(demand.items())
+        if requested > available.get(product_id, 0)
+    ]
+    if shortages:
+        raise InsufficientStock(shortages)
+    return lines
+
+
+def _demand_of(lines) -> dict[int, int]:
+    demand: dict[int, int] = {}
+    for line in lines:
+        demand[line.product_id] = demand.get(line.product_id, 0) + line.quantity
+    return demand
+
+
+def _order_insert(order: Order, *, record_id: int) -> None:
+    """Insert the order under a fresh random number and tie the idempotency record to it.
+
+    The unique index on the number decides: a collision (rare) inserts nothing and a new
+    number is drawn, without a savepoint. On PostgreSQL the record is tied in the same
+    statement (a data-modifying CTE).
+    """
+    if not _postgresql():
+        for _ in range(10):
+            order.number = _order_number(order.placed_at)
+            if not Order.objects.filter(number=order.number).exists():
+                order.save(force_insert=True)
+                IdempotencyRecord.objects.filter(pk=record_id).update(order=order)
+                return
+        raise RuntimeError("Could not find a free order number.")  # pragma: no cover
+    qn = connection.ops.quote_name
+    fields = [field for field in Order._meta.concrete_fields if not field.primary_key]
+    record_t = qn(IdempotencyRecord._meta.db_table)
+    columns = ", ".join(qn(field.column) for field in fields)
+    sql = (
+        f"WITH o AS (INSERT INTO {qn(Order._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({qn('number')}) DO NOTHING RETURNING id), "
+        f"r AS (UPDATE {record_t} SET order_id = o.id FROM o WHERE {record_t}.id = %s) "
+        "SELECT id FROM o"
+    )
     for _ in range(10):
-        number = _order_number(now)
-        if not Order.objects.filter(number=number).exists():
-            return number
+        order.number = _order_number(order.placed_at)
+        params = [
+            field.get_db_prep_save(field.pre_save(order, True), connection) for field in fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, record_id])
+            row = cursor.fetchone()
+        if row:
+            order.pk = row[0]
+            order._state.adding = False
+            order._state.db = connection.alias
+            # As Model.save() would: receivers (metrics) see the order being created.
+            post_save.send(
+                sender=Order,
+                instance=order,
+                created=True,
+                update_fields=None,
+                raw=False,
+                using=connection.alias,
+            )
+            return
     raise RuntimeError("Could not find a free order number.")  # pragma: no cover
 
 
@@ -267,39 +444,32 @@ def order_checkout(
     if shipping_method_id is not None:
         body["shipping_method"] = shipping_method_id
     body_hash = request_hash(body)
-    record = (
-        IdempotencyRecord.objects.select_related("order")
-        .filter(user=user, key=idempotency_key, order__isnull=False)
-        .first()
-    )
-    if record is not None:
-        return _replay(record, body_hash), False
-    method = shipping.shipping_method_resolve(
-        method_id=shipping_method_id, country=address.get("country", "")
-    )
 
     with transaction.atomic():
-        try:
-            # Claim the key first: a concurrent request with the same key waits here
-            # until this one commits (then replays it) or rolls back (then goes on).
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=user, key=idempotency_key, request_hash=body_hash
-                )
-        except IntegrityError:
+        # Claim the key first: a concurrent request with the same key waits here
+        # until this one commits (then replays it) or rolls back (then goes on).
+        record_id = _claim_key(user=user, key=idempotency_key, body_hash=body_hash)
+        if record_id is None:
             record = IdempotencyRecord.objects.select_related("order").get(
                 user=user, key=idempotency_key
             )
             return _replay(record, body_hash), False
 
         # The cart row first (the cart lock order, see _cart_lock): one checkout per cart at a
-        # time, and adds or merges from another device wait until this one commits.
-        cart = Cart.objects.select_for_update().filter(user=user).first()
-        order = _order_place_from_cart(
-            cart=cart, user=user, email=user.email, address=address, method=method
+        # time, and adds or merges from another device wait until this one commits. Every
+        # refusal (empty cart, inactive product, short stock) happens here, before any write.
+        lines = _checkout_cart_lines(user_id=user.pk)
+        method = shipping.shipping_method_resolve(
+            method_id=shipping_method_id, country=address.get("country", "")
         )
-        record.order = order
-        record.save(update_fields=["order"])
+        order = _order_place_from_lines(
+            lines=lines,
+            user=user,
+            email=user.email,
+            address=address,
+            method=method,
+            record_id=record_id,
+        )
     return order, True
 
 
@@ -315,28 +485,24 @@ def order_checkout_guest(
         method_id=shipping_method_id, country=address.get("country", "")
     )
     with transaction.atomic():
-        cart = Cart.objects.select_for_update().filter(pk=cart_id, user__isnull=True).first()
-        return _order_place_from_cart(
-            cart=cart, user=None, email=email, address=address, method=method
+        lines = _checkout_cart_lines(cart_id=cart_id)
+        return _order_place_from_lines(
+            lines=lines, user=None, email=email, address=address, method=method
         )
 
 
-def _order_place_from_cart(*, cart, user, email: str, address: dict, method) -> Order:
-    """Make the order from the locked cart, empty the cart and reserve the stock (in a txn)."""
-    items = list(cart.items.select_related("product").order_by("id")) if cart else []
-    if not items:
-        raise CartEmpty()
-    inactive = {item.product_id for item in items if not item.product.active}
-    if inactive:
-        raise ProductUnavailable(inactive)
+def _order_place_from_lines(
+    *, lines, user, email: str, address: dict, method, record_id=None
+) -> Order:
+    """Make the order from the locked cart lines, empty them and reserve the stock (in a txn).
 
+    `lines` come from _checkout_cart_lines (cart and lines locked, refusals already made).
+    """
     now = _now()
-    number = _unused_order_number(now)
     expires_at = now + timedelta(minutes=settings.RESERVATION_MINUTES)
-    subtotal = cart_subtotal(items=items)
+    subtotal = sum((line.price * line.quantity for line in lines), Decimal("0.00"))
     shipping_charge = shipping.shipping_price(method=method, subtotal=subtotal)
-    order = Order.objects.create(
-        number=number,
+    order = Order(
         user=user,
         email=email,
         status=S.PENDING_PAYMENT,
@@ -350,18 +516,19 @@ def _order_place_from_cart(*, cart, user, email: str, address: dict, method) -> 
         placed_at=now,
         reservation_expires_at=expires_at,
     )
-    OrderLine.objects.bulk_create(
+    _order_insert(order, record_id=record_id)
+    order_lines = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 order=order,
-                product=item.product,
-                sku=item.product.sku,
-                name=item.product.name,
-                unit_price=item.product.price,
-                quantity=item.quantity,
-                line_total=item.product.price * item.quantity,
+                product_id=line.product_id,
+                sku=line.sku,
+                name=line.name,
+                unit_price=line.price,
+                quantity=line.quantity,
+                line_total=line.price * line.quantity,
             )
-            for item in items
+            for line in lines
         ]
     )
     event = OrderEvent.objects.create(
@@ -372,16 +539,22 @@ def _order_place_from_cart(*, cart, user, email: str, address: dict, method) -> 
         note="Order placed.",
         at=now,
     )
-    CartItem.objects.filter(cart=cart).delete()
+    # Only the lines read above: one added by another device meanwhile stays in the cart.
+    CartItem.objects.filter(pk__in=[line.item_id for line in lines]).delete()
     # Stock last: its row locks are then held only for the reservation and the commit,
-    # and a shortage still rolls back everything written above.
-    demand: dict[int, int] = {}
-    for item in items:
-        demand[item.product_id] = demand.get(item.product_id, 0) + item.quantity
-    inventory_services.stock_reserve(
-        lines=demand, reference=number, expires_at=expires_at, actor=user
+    # and a shortage found under the locks still rolls back everything written above.
+    after_commit = [("orders.tasks.order_event_notify", [event.pk], {})]
+    inventory_services.stock_reserve_in_transaction(
+        lines=_demand_of(lines),
+        reference=order.number,
+        expires_at=expires_at,
+        actor=user,
+        after_commit=after_commit,
     )
-    _queue_notification(event)
+    tasks_enqueue(after_commit)
+    # What was written, for a caller that answers without reading it back
+    # (selectors.order_detail_from_checkout).
+    order.checkout_lines, order.checkout_events = order_lines, [event]
     return order
 
 

@@ -40,6 +40,59 @@ def task_enqueue_in(seconds: int, task, *args, **kwargs) -> OutboxMessage:
     return _enqueue(_task_name(task), list(args), kwargs, countdown=max(0, int(seconds)))
 
 
+def tasks_enqueue(calls) -> list[OutboxMessage]:
+    """Queue several tasks after commit in one INSERT: `calls` is [(task, args, kwargs), ...].
+
+    The same guarantees as `task_enqueue` (the rows commit with the caller's transaction),
+    with one statement for all of them, and one DELETE for those the broker took.
+    """
+    messages = [
+        OutboxMessage(task_name=_task_name(task), args=list(args), kwargs=dict(kwargs or {}))
+        for task, args, kwargs in calls
+    ]
+    if not messages:
+        return []
+    if len(messages) == 1:
+        message = messages[0]
+        return [_enqueue(message.task_name, message.args, message.kwargs, countdown=0)]
+    messages = OutboxMessage.objects.bulk_create(messages)
+    transaction.on_commit(partial(_publish_all_committed, messages), robust=True)
+    return messages
+
+
+def _publish_all_committed(messages: list[OutboxMessage]) -> None:
+    """Publish a batch right after commit; delete what the broker took in one statement."""
+    if _eager():
+        _delete([message.pk for message in messages])
+        for message in messages:
+            try:
+                _publish(message)
+            except Exception:
+                logger.exception("outbox: task %s failed (eager mode)", message.task_name)
+        return
+    sent = []
+    for position, message in enumerate(messages):
+        try:
+            _publish(message)
+        except Exception as exc:
+            logger.warning(
+                "outbox: could not queue %s (message %s): %s; the sweep will send it",
+                message.task_name,
+                message.pk,
+                exc,
+            )
+            if isinstance(exc, MESSAGE_ERRORS):
+                _record_failure(message, exc)
+                continue
+            # The broker refused: the rest of the batch is left to the sweep without waiting
+            # on the broker again (a slow broker costs the request one timeout, not one each).
+            _record_failures(messages[position:], exc)
+            break
+        sent.append(message.pk)
+    if sent:
+        _delete(sent)
+
+
 def _enqueue(name: str, args: list, kwargs: dict, *, countdown: int) -> OutboxMessage:
     message = OutboxMessage.objects.create(
         task_name=name, args=args, kwargs=kwargs, countdown=countdown
@@ -104,12 +157,30 @@ def _record_failure(message: OutboxMessage, exc: BaseException) -> None:
         logger.exception("outbox: could not record the failure of message %s", message.pk)
 
 
+def _delete(ids: list[int]) -> None:
+    """Delete published rows with one DELETE (no transaction of its own around it: after
+    commit the request is in autocommit, and a fast delete needs no collector)."""
+    queryset = OutboxMessage.objects.filter(pk__in=ids)
+    queryset._raw_delete(queryset.db)
+
+
+def _record_failures(messages: list[OutboxMessage], exc: BaseException) -> None:
+    try:
+        OutboxMessage.objects.filter(pk__in=[message.pk for message in messages]).update(
+            attempts=F("attempts") + 1,
+            last_attempt_at=timezone.now(),
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+    except Exception:  # the database may be what failed; the rows are still there
+        logger.exception("outbox: could not record the failure of %s messages", len(messages))
+
+
 def _publish_committed(message: OutboxMessage) -> None:
     """Publish right after commit; keep the row for the sweep if the broker cannot take it."""
     if _eager():
         # The in-process "broker" always takes the task; a failing task is the task's
         # failure (as on a worker), not a reason to send it again.
-        OutboxMessage.objects.filter(pk=message.pk).delete()
+        _delete([message.pk])
         try:
             _publish(message)
         except Exception:
@@ -126,7 +197,7 @@ def _publish_committed(message: OutboxMessage) -> None:
         )
         _record_failure(message, exc)
         return
-    OutboxMessage.objects.filter(pk=message.pk).delete()
+    _delete([message.pk])
 
 
 def _claim(*, now, limit: int) -> list[OutboxMessage]:
