@@ -31,8 +31,9 @@ def shipping_method_resolve(*, method_id, country: str) -> ShippingMethod | None
     None means the shop has no methods at all: the flat rate from settings applies.
     """
     if method_id in (None, ""):
-        method = shipping_method_default(country=country)
-        if method is None and ShippingMethod.objects.filter(active=True).exists():
+        active = shipping_method_list()  # one query: a shop has a handful of methods
+        method = next((m for m in active if m.ships_to(country)), None)
+        if method is None and active:
             raise ValidationError(
                 {"shipping_method": [f"We do not ship to {countries.name(country) or country}."]},
                 code="not_shipped_there",

@@ -5,11 +5,12 @@ BEGIN and COMMIT are a SAVEPOINT and its RELEASE: the same number of statements.
 rolls back, which in a test transaction takes two (ROLLBACK TO and RELEASE SAVEPOINT) where
 production takes one ROLLBACK: those tests run in real transactions.
 
-Placed, 3 lines, through the service (13): BEGIN, claim the key (INSERT ... ON CONFLICT DO
+Placed, 3 lines, through the service (14): BEGIN, claim the key (INSERT ... ON CONFLICT DO
 NOTHING RETURNING), cart + lines locked with products and available stock (one SELECT ...
-FOR UPDATE OF), the order tied to the key (one INSERT in a CTE), the lines, the event, the
+FOR UPDATE OF), the active shipping methods (one SELECT; the shopper's choice or the default
+for the address's country), the order tied to the key (one INSERT in a CTE), the lines, the event, the
 cart lines deleted, the stock rows locked in id order, one UPDATE ... FROM (VALUES ...), the
-reservations, the ledger, the outbox rows (one INSERT), COMMIT. Through the API the same 13:
+reservations, the ledger, the outbox rows (one INSERT), COMMIT. Through the API the same 14:
 the answer is built from the objects in memory.
 
 Refused (short stock, empty cart, replayed key): decided before any write, in at most 4
@@ -35,8 +36,8 @@ pytestmark = [
 ]
 
 BODY = {"shipping_address": ADDRESS}
-PLACED_SERVICE = 13
-PLACED_API = 13
+PLACED_SERVICE = 14
+PLACED_API = 14
 REFUSED = 4
 
 
