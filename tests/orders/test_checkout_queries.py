@@ -7,11 +7,11 @@ production takes one ROLLBACK: those tests run in real transactions.
 
 Placed, 3 lines, through the service (14): BEGIN, claim the key (INSERT ... ON CONFLICT DO
 NOTHING RETURNING), cart + lines locked with products and available stock (one SELECT ...
-FOR UPDATE OF), the active shipping methods (one SELECT; the shopper's choice or the default
+FOR UPDATE OF), the active shipping methods (one SELECT: the shopper's choice or the default
 for the address's country), the order tied to the key (one INSERT in a CTE), the lines, the
 event, the cart lines deleted, the stock rows locked in id order, one UPDATE ... FROM
-(VALUES ...), the reservations, the ledger, the outbox rows (one INSERT), COMMIT. Through the API the same 14:
-the answer is built from the objects in memory.
+(VALUES ...), the reservations, the ledger, the outbox rows (one INSERT), COMMIT. Through the
+API the same 14: the answer is built from the objects in memory.
 
 Refused (short stock, empty cart, replayed key): decided before any write, in at most 4
 (BEGIN, the claim, the cart query or the replayed record, ROLLBACK/COMMIT).
