@@ -155,3 +155,34 @@ def test_a_failed_refund_at_the_provider_is_taken_back_and_staff_are_alerted(
     order.refresh_from_db()
     assert order.refunded_total == 0
     assert any("refused" in m.subject and staff_user.email in m.to for m in mail.outbox)
+
+
+def test_an_unreachable_gateway_answers_502_and_the_same_key_finishes_the_payment(
+    order, product, pay, monkeypatch
+):
+    from payments.gateways.base import GatewayUnavailable
+
+    original = DummyGateway.charge
+
+    def unreachable(self, **kwargs):
+        raise GatewayUnavailable("connection timed out")
+
+    monkeypatch.setattr(DummyGateway, "charge", unreachable)
+    key = uuid.uuid4().hex
+    response = pay(order, CARD_OK, key=key)
+
+    assert response.status_code == 502
+    assert error_code(response) == "gateway_error"
+    payment = Payment.objects.get(order=order)
+    assert payment.status == "processing"  # phase 1 kept, for the retry or the reconcile job
+    assert not DummyProviderRecord.objects.exists()  # nothing was charged
+
+    monkeypatch.setattr(DummyGateway, "charge", original)
+    retried = pay(order, CARD_OK, key=key)
+    assert retried.status_code in (200, 201)
+    payment.refresh_from_db()
+    assert payment.status == "succeeded"
+    assert DummyProviderRecord.objects.count() == 1
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert stock_of(product) == (7, 0, 7)
