@@ -22,6 +22,9 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set while a sweep holds the message (so two sweeps never send it at once); a failed
+    # attempt clears it, so the next sweep tries again as soon as the broker is back.
+    leased_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
     class Meta:

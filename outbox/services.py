@@ -151,6 +151,7 @@ def _record_failure(message: OutboxMessage, exc: BaseException) -> None:
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=F("attempts") + 1,
             last_attempt_at=timezone.now(),
+            leased_until=None,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
     except Exception:  # the database may be what failed; the row is still there
@@ -169,6 +170,7 @@ def _record_failures(messages: list[OutboxMessage], exc: BaseException) -> None:
         OutboxMessage.objects.filter(pk__in=[message.pk for message in messages]).update(
             attempts=F("attempts") + 1,
             last_attempt_at=timezone.now(),
+            leased_until=None,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
     except Exception:  # the database may be what failed; the rows are still there
@@ -208,13 +210,13 @@ def _claim(*, now, limit: int) -> list[OutboxMessage]:
         rows = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
             .filter(created_at__lte=now - grace)
-            .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=now - lease))
+            .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
             .order_by("pk")[:limit]
         )
         if rows:
             # The lease only: an attempt is counted when one fails (_record_failure).
             OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
-                last_attempt_at=now
+                leased_until=now + lease
             )
     return rows
 
@@ -250,7 +252,7 @@ def outbox_sweep(*, limit: int = 500, now=None) -> dict[str, int]:
             logger.warning("outbox sweep: broker refused %s: %s", message.task_name, exc)
             # Release the other leases at once so the next sweep can take them.
             rest = [row.pk for row in rows[position + 1 :]]
-            OutboxMessage.objects.filter(pk__in=rest).update(last_attempt_at=None)
+            OutboxMessage.objects.filter(pk__in=rest).update(leased_until=None)
             break
         OutboxMessage.objects.filter(pk=message.pk).delete()
         sent += 1

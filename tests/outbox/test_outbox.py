@@ -111,8 +111,8 @@ def test_sweep_stops_at_the_first_refusal_and_releases_the_rest(broker_down):
         services.task_enqueue("orders.tasks.order_event_notify", event_id)
     counts = services.outbox_sweep(now=timezone.now() + LATER)
     assert counts == {"sent": 0, "failed": 1, "pending": 3}
-    released = OutboxMessage.objects.filter(last_attempt_at__isnull=True).count()
-    assert released == 2
+    # Nothing stays leased: the refused one and the two behind it go to the next sweep.
+    assert OutboxMessage.objects.filter(leased_until__isnull=True).count() == 3
     # One attempt each at commit, one more for the message the sweep tried: none counted twice.
     assert sorted(OutboxMessage.objects.values_list("attempts", flat=True)) == [1, 1, 2]
 
@@ -264,7 +264,7 @@ def test_the_sweep_command_publishes_and_reports(broker_down):
     from django.core.management import call_command
 
     services.task_enqueue("orders.tasks.order_event_notify", 1)
-    OutboxMessage.objects.update(created_at=timezone.now() - LATER, last_attempt_at=None)
+    OutboxMessage.objects.update(created_at=timezone.now() - LATER)
     out = StringIO()
     call_command("outbox_sweep", stdout=out)
     assert out.getvalue().strip() == "0 sent, 1 failed, 1 still waiting"
@@ -274,7 +274,6 @@ def test_the_sweep_command_publishes_and_reports(broker_down):
     monkey.setattr(services, "_eager", lambda: False)
     monkey.setattr(Task, "apply_async", lambda self, **kw: None)
     try:
-        OutboxMessage.objects.update(last_attempt_at=None)
         out = StringIO()
         call_command("outbox_sweep", stdout=out)
     finally:
@@ -308,3 +307,21 @@ def test_send_now_in_the_admin_needs_the_permission_and_publishes(monkeypatch):
     assert "1 sent, 0 refused by the broker." in response.content.decode()
     assert sent == [[7]]
     assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_publish_refused_at_commit_is_sent_by_the_next_sweep_once_the_broker_is_back(
+    broker_down,
+):
+    """A failed attempt is no lease: the next sweep (a minute later) sends it at once."""
+    services.task_enqueue("orders.tasks.order_event_notify", 1)
+    message = OutboxMessage.objects.get()
+    assert message.attempts == 1 and message.leased_until is None
+
+    broker_down.undo()
+    published = []
+    broker_down.setattr(services, "_eager", lambda: False)
+    broker_down.setattr(Task, "apply_async", lambda self, **kw: published.append(self.name))
+    counts = services.outbox_sweep(now=timezone.now() + timedelta(seconds=31))
+    assert counts == {"sent": 1, "failed": 0, "pending": 0}
+    assert published == ["orders.tasks.order_event_notify"]
