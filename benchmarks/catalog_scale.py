@@ -19,7 +19,8 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from benchdb import django_on_fresh_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -49,34 +50,6 @@ KINDS = (
     "french press", "moka pot", "ceramic mug", "storage canister", "gooseneck kettle",
 )  # fmt: skip
 NOTES = ("chocolate", "berry", "citrus", "caramel", "floral", "nutty", "spicy", "honey")
-
-
-def _bench_database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("Set DATABASE_URL to a PostgreSQL database (see the README).")
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "shop"
-    bench = f"{name}_bench_catalog"
-    import psycopg
-
-    admin = urlunsplit(parts._replace(path="/postgres", scheme="postgresql"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{bench}"')
-    return urlunsplit(parts._replace(path=f"/{bench}"))
-
-
-def _setup():
-    os.environ["DATABASE_URL"] = _bench_database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["DJANGO_DEBUG"] = "false"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def _seed_to(total: int, categories) -> None:
@@ -161,7 +134,7 @@ def _measure_searches(client, size: int) -> list[float]:
 
 
 def main():
-    _setup()
+    django_on_fresh_database("catalog")
     from django.test import Client
 
     from catalog import services

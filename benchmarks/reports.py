@@ -8,7 +8,6 @@ and prints the medians. Target: every median under 300 ms.
     DATABASE_URL=postgres://root@127.0.0.1:5432/shop .venv/bin/python benchmarks/reports.py
 """
 
-import os
 import random
 import statistics
 import sys
@@ -16,7 +15,8 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from benchdb import django_on_fresh_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -28,34 +28,6 @@ BATCHES = 5_000
 DAYS = 365
 RUNS = 15
 TARGET_MS = 300
-
-
-def _bench_database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("Set DATABASE_URL to a PostgreSQL database (see the README).")
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "shop"
-    bench = f"{name}_bench_reports"
-    import psycopg
-
-    admin = urlunsplit(parts._replace(path="/postgres", scheme="postgresql"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{bench}"')
-    return urlunsplit(parts._replace(path=f"/{bench}"))
-
-
-def _setup():
-    os.environ["DATABASE_URL"] = _bench_database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["DJANGO_DEBUG"] = "false"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def _copy(cursor, table: str, columns: tuple[str, ...], rows) -> None:
@@ -384,7 +356,7 @@ def _median_ms(fn) -> float:
 
 
 def main() -> None:
-    _setup()
+    django_on_fresh_database("reports")
     started = time.perf_counter()
     _seed()
     from inventory.models import StockMovement
