@@ -31,11 +31,22 @@ def _outage_errors() -> tuple[type[BaseException], ...]:
 
 
 class ShopTask(Task):
-    """Retry a task whose database or Redis went away mid-run (tasks are idempotent)."""
+    """Retry a task whose database or Redis went away mid-run (tasks are idempotent), and an
+    email another run is sending once that run's claim has lapsed (outbox.mail)."""
 
     def __call__(self, *args, **kwargs):
+        from outbox.mail import MailInProgress
+
         try:
             return super().__call__(*args, **kwargs)
+        except MailInProgress as exc:
+            if self.request.called_directly or self.app.conf.task_always_eager:
+                raise
+            raise self.retry(
+                exc=exc,
+                countdown=int(exc.retry_in) + 1,
+                max_retries=max(self.max_retries or 0, OUTAGE_MAX_RETRIES),
+            ) from exc
         except _outage_errors() as exc:
             if self.request.called_directly or self.app.conf.task_always_eager:
                 raise

@@ -381,10 +381,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # and leases what it takes for LEASE seconds so two sweeps never send one message at once.
 OUTBOX_SWEEP_GRACE_SECONDS = env.int("OUTBOX_SWEEP_GRACE_SECONDS", default=30)
 OUTBOX_SWEEP_LEASE_SECONDS = env.int("OUTBOX_SWEEP_LEASE_SECONDS", default=120)
+# Emails that go out once (outbox/mail.py): a run claims one for LEASE seconds before the send
+# (a run killed in between is taken over after it); a database failing right after the send is
+# retried for MARK_RETRY seconds so the email is recorded, not sent again; records of sent
+# emails are kept for RETENTION days.
+MAIL_SEND_LEASE_SECONDS = env.int("MAIL_SEND_LEASE_SECONDS", default=120)
+MAIL_MARK_RETRY_SECONDS = env.int("MAIL_MARK_RETRY_SECONDS", default=60)
+MAIL_DELIVERY_RETENTION_DAYS = env.int("MAIL_DELIVERY_RETENTION_DAYS", default=30)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "outbox.tasks.outbox_sweep",
         "schedule": timedelta(seconds=env.int("OUTBOX_SWEEP_SECONDS", default=60)),
+    },
+    "outbox-purge-mail-deliveries": {
+        "task": "outbox.tasks.mail_deliveries_purge",
+        "schedule": crontab(hour=3, minute=41),
     },
     "inventory-release-expired-reservations": {
         "task": "inventory.tasks.reservations_release_expired",

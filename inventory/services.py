@@ -12,11 +12,12 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from outbox.mail import mail_send_once
 from outbox.services import task_enqueue
 
 from .errors import (
@@ -583,25 +584,33 @@ def stock_alert_recipients() -> list[str]:
 
 def stock_alert_notify(*, alert_id: int) -> bool:
     """Email staff about a newly opened alert, once; return True if this call sent it."""
-    with transaction.atomic():
-        claimed = StockAlert.objects.filter(
-            pk=alert_id, notified_at__isnull=True, state=StockAlert.State.OPEN
-        ).update(notified_at=timezone.now())
-        if not claimed:
-            return False
-        alert = StockAlert.objects.select_related("stock_item__product").get(pk=alert_id)
+    alert = (
+        StockAlert.objects.select_related("stock_item__product")
+        .filter(pk=alert_id, notified_at__isnull=True, state=StockAlert.State.OPEN)
+        .first()
+    )
+    if alert is None:
+        return False
+
+    def build() -> EmailMessage | None:
         recipients = stock_alert_recipients()
         if not recipients:
-            return False
+            return None
         product = alert.stock_item.product
-        send_mail(
+        return EmailMessage(
             subject=f"[{settings.SHOP_NAME}] {alert.get_kind_display()}: {product.name}",
-            message=(
+            body=(
                 f"{alert.message}\n\nSKU {product.sku}. "
                 f"Stock: {settings.SITE_URL}/admin/inventory/stockitem/"
                 f"{alert.stock_item_id}/change/\n"
             ),
-            from_email=None,
-            recipient_list=recipients,
+            to=recipients,
         )
-    return True
+
+    return mail_send_once(
+        key=f"inventory.alert:{alert_id}",
+        build=build,
+        on_sent=lambda: StockAlert.objects.filter(pk=alert_id, notified_at__isnull=True).update(
+            notified_at=timezone.now()
+        ),
+    )

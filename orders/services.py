@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -27,6 +27,7 @@ from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 from inventory.errors import InsufficientStock, Shortage
 from inventory.models import StockItem
+from outbox.mail import mail_send_once
 from outbox.services import task_enqueue, tasks_enqueue
 
 from . import guest, shipping
@@ -832,19 +833,20 @@ def _queue_notification(event: OrderEvent) -> None:
 
 def order_event_notify(*, event_id: int) -> bool:
     """Email the shopper about one step of their order, once; return whether mail was sent."""
-    with transaction.atomic():
-        claimed = OrderEvent.objects.filter(
-            pk=event_id, notified_at__isnull=True, to_status__in=NOTIFIED_STATUSES
-        ).update(notified_at=_now())
-        if not claimed:
-            return False
-        event = OrderEvent.objects.select_related("order").get(pk=event_id)
-        order = event.order
+    event = (
+        OrderEvent.objects.select_related("order")
+        .filter(pk=event_id, notified_at__isnull=True, to_status__in=NOTIFIED_STATUSES)
+        .first()
+    )
+    if event is None:
+        return False
+    order = event.order
+
+    def build() -> EmailMessage:
         kind = "confirmation" if event.to_status == S.PENDING_PAYMENT else event.to_status
-        lines = list(order.lines.order_by("id"))
         context = {
             "order": order,
-            "lines": lines,
+            "lines": list(order.lines.order_by("id")),
             "event": event,
             "shop_name": settings.SHOP_NAME,
             "order_url": (
@@ -855,6 +857,12 @@ def order_event_notify(*, event_id: int) -> bool:
         }
         subject = render_to_string(f"orders/email/{kind}_subject.txt", context).strip()
         body = render_to_string(f"orders/email/{kind}.txt", context)
-        # Sent inside the transaction: if sending fails, the claim rolls back and a retry sends.
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
-    return True
+        return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+
+    return mail_send_once(
+        key=f"orders.event:{event_id}",
+        build=build,
+        on_sent=lambda: OrderEvent.objects.filter(pk=event_id, notified_at__isnull=True).update(
+            notified_at=_now()
+        ),
+    )

@@ -3,7 +3,7 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from .models import OutboxMessage
+from .models import MailDelivery, OutboxMessage
 from .services import outbox_messages_send
 
 
@@ -50,3 +50,21 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"{counts['sent']} sent, {counts['failed']} refused by the broker.", level
         )
+
+
+@admin.register(MailDelivery)
+class MailDeliveryAdmin(admin.ModelAdmin):
+    """Emails sent once: a row with no `sent at` past its claim is one a worker never finished
+    (the task is retried after the lease)."""
+
+    list_display = ("key", "created_at", "sent_at", "claimed_until", "attempts")
+    list_filter = (("sent_at", admin.EmptyFieldListFilter),)
+    search_fields = ("key",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("key", "created_at", "sent_at", "claimed_until", "attempts")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -33,3 +33,27 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} (queued {self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+class MailDelivery(models.Model):
+    """An email that must reach the mailer once: claimed before the send, marked after it.
+
+    The claim is committed before the mailer is called (never inside a transaction), and
+    holds for a lease: a run that dies between claim and send leaves a claim that a later run
+    takes over once the lease has passed, so the email is neither lost nor sent twice by a
+    database that fails after the send.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-pk",)
+        verbose_name_plural = "mail deliveries"
+        indexes = [models.Index(fields=("sent_at",), name="outbox_mail_sent_idx")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -3,12 +3,12 @@ staff on payments held for review and refunds the provider refused. Queued after
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.db import transaction
+from django.core.mail import EmailMessage, send_mail
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from outbox.mail import mail_send_once
 from outbox.services import task_enqueue
 
 from ..models import Payment, Refund, RefundStatus
@@ -38,16 +38,17 @@ def payment_notify(*, payment_id: int, status: str) -> bool:
     """Email the shopper that their payment succeeded or failed, once per status."""
     if status not in NOTIFIED_PAYMENT_STATUSES:
         return False
-    with transaction.atomic():
-        claimed = (
-            Payment.objects.filter(pk=payment_id, status=status)
-            .exclude(notified_status=status)
-            .update(notified_status=status)
-        )
-        if not claimed:
-            return False
-        payment = Payment.objects.select_related("order").get(pk=payment_id)
-        order = payment.order
+    payment = (
+        Payment.objects.select_related("order")
+        .filter(pk=payment_id, status=status)
+        .exclude(notified_status=status)
+        .first()
+    )
+    if payment is None:
+        return False
+    order = payment.order
+
+    def build() -> EmailMessage:
         context = {
             "payment": payment,
             "order": order,
@@ -57,23 +58,31 @@ def payment_notify(*, payment_id: int, status: str) -> bool:
         }
         subject = render_to_string(f"payments/email/payment_{status}_subject.txt", context)
         body = render_to_string(f"payments/email/payment_{status}.txt", context)
-        # Sent inside the transaction: if sending fails, the claim rolls back and a retry sends.
-        send_mail(subject.strip(), body, settings.DEFAULT_FROM_EMAIL, [order.email])
-    return True
+        return EmailMessage(subject.strip(), body, settings.DEFAULT_FROM_EMAIL, [order.email])
+
+    return mail_send_once(
+        key=f"payments.payment:{payment_id}:{status}",
+        build=build,
+        on_sent=lambda: Payment.objects.filter(pk=payment_id).update(notified_status=status),
+    )
 
 
 def refund_notify(*, refund_id: int) -> bool:
     """Email the shopper about money given back, once per refund."""
-    with transaction.atomic():
-        claimed = Refund.objects.filter(
+    refund = (
+        Refund.objects.select_related("payment__order")
+        .filter(
             pk=refund_id,
             notified_at__isnull=True,
             status__in=(RefundStatus.SUCCEEDED, RefundStatus.PENDING),
-        ).update(notified_at=now())
-        if not claimed:
-            return False
-        refund = Refund.objects.select_related("payment__order").get(pk=refund_id)
-        order = refund.payment.order
+        )
+        .first()
+    )
+    if refund is None:
+        return False
+    order = refund.payment.order
+
+    def build() -> EmailMessage:
         context = {
             "refund": refund,
             "payment": refund.payment,
@@ -83,8 +92,15 @@ def refund_notify(*, refund_id: int) -> bool:
         }
         subject = render_to_string("payments/email/refund_subject.txt", context)
         body = render_to_string("payments/email/refund.txt", context)
-        send_mail(subject.strip(), body, settings.DEFAULT_FROM_EMAIL, [order.email])
-    return True
+        return EmailMessage(subject.strip(), body, settings.DEFAULT_FROM_EMAIL, [order.email])
+
+    return mail_send_once(
+        key=f"payments.refund:{refund_id}",
+        build=build,
+        on_sent=lambda: Refund.objects.filter(pk=refund_id, notified_at__isnull=True).update(
+            notified_at=now()
+        ),
+    )
 
 
 def staff_alert_recipients() -> list[str]:
