@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.client import client_ip
 from accounts.openapi import api_errors
-from accounts.permissions import require_perms
+from accounts.permissions import PermissionMissing, require_perms
 from accounts.throttling import ScopedRateThrottle
 from orders import selectors as orders_selectors
 
@@ -42,6 +42,18 @@ from .serializers import (
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+VIEW_PAYMENTS = "payments.view_payment"
+
+# The extra body field of a 400 `refund_exceeds_payment` (see RefundExceedsPayment.payload).
+REFUNDABLE_LEFT = {
+    "refundable": {
+        "type": "string",
+        "format": "decimal",
+        "example": "12.50",
+        "description": "With `refund_exceeds_payment`: what can still be refunded on the "
+        "payment, in its currency.",
+    }
+}
 
 
 def idempotency_key(request) -> str:
@@ -73,16 +85,35 @@ class OrderPaymentsView(generics.ListAPIView):
             raise Http404("No such order.")
         return order
 
+    def _order_for_read(self, number):
+        """The owner reads their own order's payments; staff need payments.view_payment."""
+        user = self.request.user
+        order = selectors.order_get_for_payments_read(number=number, user=user)
+        if order is not None and order.user_id == user.pk:
+            return order
+        if user.is_staff and not (user.is_active and user.has_perm(VIEW_PAYMENTS)):
+            raise PermissionMissing()
+        if order is None:
+            raise Http404("No such order.")
+        return order
+
     def get_queryset(self):
-        order = self._order(self.kwargs["number"], owner_only=False)
+        order = self._order_for_read(self.kwargs["number"])
         return selectors.payment_list_for_order(order=order)
 
     @extend_schema(
         operation_id="orders_payments_list",
         summary="List an order's payments",
         tags=["payments"],
-        responses={200: PaymentSerializer(many=True), **api_errors((404, "not_found"))},
-        description="The order's payments, oldest first (owner or staff).",
+        responses={
+            200: PaymentSerializer(many=True),
+            **api_errors(
+                (403, "permission_denied", "Staff without payments.view_payment."),
+                (404, "not_found"),
+            ),
+        },
+        description="The order's payments, oldest first (the owner, or staff with "
+        "payments.view_payment).",
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -260,6 +291,7 @@ class RefundCreateView(APIView):
                 RestockNotPossible,
                 (404, "not_found", "No such payment."),
                 PaymentNotRefundable,
+                extra_properties={400: REFUNDABLE_LEFT},
             ),
         },
         description="Refund a payment (staff, payments.refund_payment). A refund of the whole "

@@ -26,6 +26,19 @@ def payment_get(*, payment_id) -> Payment | None:
     return Payment.objects.select_related("order").filter(pk=payment_id).first()
 
 
+def order_get_for_payments_read(*, number: str, user) -> Order | None:
+    """Return the order whose payments the user may list: their own, or any for staff.
+
+    Staff need payments.view_payment (checked by the caller); this only finds the order.
+    """
+    if user is None or not user.is_authenticated:
+        return None
+    orders = Order.objects.filter(number=str(number)[:20])
+    if not user.is_staff:
+        orders = orders.filter(user=user)
+    return orders.first()
+
+
 def payment_latest_for_order(*, order: Order) -> Payment | None:
     return Payment.objects.filter(order=order).order_by("-created_at", "-id").first()
 

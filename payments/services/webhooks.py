@@ -74,7 +74,13 @@ def _drain_soon() -> None:
     its row is committed, so every stored event is either seen by a running drain or
     queues a new one.
     """
-    if cache.add(DRAIN_QUEUED_KEY, 1, timeout=DRAIN_QUEUED_TIMEOUT):
+    try:
+        first = cache.add(DRAIN_QUEUED_KEY, 1, timeout=DRAIN_QUEUED_TIMEOUT)
+    except Exception as exc:  # the cache (Redis) is down: queue a drain without the flag
+        logger.warning("webhook drain flag unavailable (%s); queueing a drain anyway", exc)
+        first = True
+    if first:
+        # Through the outbox: a broker that is down leaves the message to the sweep.
         task_enqueue("payments.tasks.webhooks_drain")
 
 
@@ -107,7 +113,9 @@ def webhook_receive(
     if created:
         webhook_stored.send(sender=WebhookEvent, gateway=event.gateway, event_id=event.event_id)
     if created or (event.pk and event.processed_at is None):
-        transaction.on_commit(_drain_soon)
+        # Robust: the delivery is stored, so it is acknowledged even when no drain can be
+        # queued now; the beat job (webhook_process_pending) processes what was left.
+        transaction.on_commit(_drain_soon, robust=True)
     return event, created
 
 
