@@ -13,16 +13,18 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import (
+    CharField,
     Count,
     DecimalField,
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
     Q,
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Cast, Coalesce, Concat, TruncDate
 from django.utils import timezone
 
 from inventory.models import Batch, StockAlert, StockItem, StockMovement
@@ -236,10 +238,20 @@ def order_report(*, date_range: DateRange, limit: int = TOP_LIMIT) -> Report:
         order__status__in=SOLD_STATUSES,
     )
     # One pass over the lines, grouped by product and category; ranked both ways below.
+    # Grouped by the product (not by the lines' name and SKU snapshots): over a year that is
+    # the difference between a hash aggregate and a sort spilling to disk.
     groups = list(
         lines.values(
-            "sku", "name", category=Coalesce(F("product__category__name"), Value("(none)"))
-        ).annotate(units=Sum("quantity"), revenue=Sum("line_total"), orders=Count("order_id"))
+            # A line whose product was deleted keeps its own SKU as its key.
+            product_key=Coalesce(Cast("product_id", CharField()), Concat(Value("sku:"), "sku")),
+            category=Coalesce(F("product__category__name"), Value("(none)")),
+        ).annotate(
+            sku=Max("sku"),
+            name=Max("name"),
+            units=Sum("quantity"),
+            revenue=Sum("line_total"),
+            orders=Count("order_id"),
+        )
     )
     top_products = _rank(groups, ("sku", "name"), limit)
     top_categories = _rank(groups, ("category",), limit)
