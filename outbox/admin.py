@@ -15,6 +15,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     readonly_fields = (
         "task_name",
         "call",
+        "context",
         "countdown",
         "created_at",
         "attempts",
@@ -23,6 +24,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     )
     exclude = ("args", "kwargs")
     actions = ("send_now",)
+    search_fields = ("context__request_id",)
 
     @admin.display(description="error")
     def short_error(self, obj):
@@ -43,6 +45,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def has_send_permission(self, request):
         return request.user.has_perm("outbox.change_outboxmessage")
 
+    # Sent under the context it was queued with: the task logs the original request id.
     @admin.action(description="Send the selected tasks to the broker now", permissions=["send"])
     def send_now(self, request, queryset):
         counts = outbox_messages_send(message_ids=queryset.values_list("pk", flat=True))

@@ -26,6 +26,10 @@ class OutboxMessage(models.Model):
     # attempt clears it, so the next sweep tries again as soon as the broker is back.
     leased_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # The log context of the request or task that queued it (request id, user, session; never
+    # a token), bound again when the message is published, so a task the sweep sends later
+    # logs under the request that asked for it.
+    context = models.JSONField(default=dict, db_default={}, blank=True)
 
     class Meta:
         ordering = ("pk",)

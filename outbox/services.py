@@ -7,18 +7,27 @@ The task is written to the outbox in the caller's transaction. After commit it i
 at once with a short timeout; on success its row is deleted. If the broker cannot take it
 (down, slow), the row stays and `outbox_sweep` (beat, every minute) publishes it later.
 Outside a transaction the row is committed and published immediately.
+
+Logs: the row keeps the log context of the request (or task) that queued it, as
+django-structlog would copy it into the message headers (request id, user id, session id,
+client address, parent task id; nothing else, so never a token). Every publish binds that
+context around the send, so a task the sweep or the admin sends minutes later still carries
+the original request id, not the sweep's.
 """
 
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from importlib import import_module
 
+import structlog
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_structlog.celery.signals import modify_context_before_task_publish
 from kombu.exceptions import EncodeError
 
 from .models import OutboxMessage
@@ -26,8 +35,38 @@ from .models import OutboxMessage
 logger = logging.getLogger(__name__)
 
 
+# What a message may carry of its log context: identifiers to correlate lines, never a secret.
+CONTEXT_KEYS = ("request_id", "correlation_id", "user_id", "session_id", "ip", "parent_task_id")
+
+
 def _task_name(task) -> str:
     return task if isinstance(task, str) else task.name
+
+
+def _log_context() -> dict:
+    """Return the log context a task queued now should carry (as django-structlog builds it)."""
+    context = structlog.contextvars.get_contextvars()
+    if "task_id" in context:  # queued by a task: that task is the new one's parent
+        context["parent_task_id"] = context.pop("task_id")
+    # The receivers django-structlog calls before a publish (observability adds the session
+    # id, known only from the request being served).
+    modify_context_before_task_publish.send(
+        sender=_log_context, context=context, task_routing_key=None, task_properties=None
+    )
+    return {key: context[key] for key in CONTEXT_KEYS if context.get(key) is not None}
+
+
+@contextmanager
+def _bound_context(context: dict):
+    """Bind exactly `context` for the block (django-structlog copies it into the headers)."""
+    saved = structlog.contextvars.get_contextvars()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**context)
+    try:
+        yield
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(**saved)
 
 
 def task_enqueue(task, *args, **kwargs) -> OutboxMessage:
@@ -46,15 +85,22 @@ def tasks_enqueue(calls) -> list[OutboxMessage]:
     The same guarantees as `task_enqueue` (the rows commit with the caller's transaction),
     with one statement for all of them, and one DELETE for those the broker took.
     """
+    calls = list(calls)
+    if not calls:
+        return []
+    if len(calls) == 1:
+        task, args, kwargs = calls[0]
+        return [_enqueue(_task_name(task), list(args), dict(kwargs or {}), countdown=0)]
+    context = _log_context()
     messages = [
-        OutboxMessage(task_name=_task_name(task), args=list(args), kwargs=dict(kwargs or {}))
+        OutboxMessage(
+            task_name=_task_name(task),
+            args=list(args),
+            kwargs=dict(kwargs or {}),
+            context=context,
+        )
         for task, args, kwargs in calls
     ]
-    if not messages:
-        return []
-    if len(messages) == 1:
-        message = messages[0]
-        return [_enqueue(message.task_name, message.args, message.kwargs, countdown=0)]
     messages = OutboxMessage.objects.bulk_create(messages)
     transaction.on_commit(partial(_publish_all_committed, messages), robust=True)
     return messages
@@ -95,7 +141,7 @@ def _publish_all_committed(messages: list[OutboxMessage]) -> None:
 
 def _enqueue(name: str, args: list, kwargs: dict, *, countdown: int) -> OutboxMessage:
     message = OutboxMessage.objects.create(
-        task_name=name, args=args, kwargs=kwargs, countdown=countdown
+        task_name=name, args=args, kwargs=kwargs, countdown=countdown, context=_log_context()
     )
     transaction.on_commit(partial(_publish_committed, message), robust=True)
     return message
@@ -131,19 +177,24 @@ def _remaining_countdown(message: OutboxMessage) -> int:
 
 
 def _publish(message: OutboxMessage) -> None:
-    """Hand the message to the broker (or, eager, run it here); raise if the broker refuses."""
+    """Hand the message to the broker (or, eager, run it here); raise if the broker refuses.
+
+    It is sent under the log context it was queued with, whoever sends it (the request
+    after its commit, the sweep, the admin).
+    """
     task = _task(message.task_name)
     countdown = _remaining_countdown(message)
     options = {"countdown": countdown} if countdown else {}
-    if _eager():
-        task.apply_async(args=message.args, kwargs=message.kwargs, **options)
-        return
-    task.apply_async(
-        args=message.args,
-        kwargs=message.kwargs,
-        retry=False,  # one attempt, bounded by the broker timeouts; the sweep retries
-        **options,
-    )
+    with _bound_context(message.context or {}):
+        if _eager():
+            task.apply_async(args=message.args, kwargs=message.kwargs, **options)
+            return
+        task.apply_async(
+            args=message.args,
+            kwargs=message.kwargs,
+            retry=False,  # one attempt, bounded by the broker timeouts; the sweep retries
+            **options,
+        )
 
 
 def _record_failure(message: OutboxMessage, exc: BaseException) -> None:
