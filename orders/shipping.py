@@ -1,19 +1,93 @@
-"""Shipping methods: which ones deliver where, what they cost, how far free shipping is."""
+"""Shipping methods: which ones deliver where, what they cost, how far free shipping is.
 
+The active methods are read from the cache (Redis in production), so checkout does not query
+for them: a shop has a handful, staff edit them rarely, and every checkout needs them. The
+cached rows are the values checkout snapshots on the order (name, price, free-over).
+
+Freshness: an entry is served only while it carries the current version token; a save or
+delete of a method (post_save/post_delete, see receivers.py) replaces the token at once and
+again when its transaction commits, so the next read goes to the database. The token is read
+before the database is, so a read racing an edit stores its rows under a token that is
+replaced, never served. Writes that send no signals (QuerySet.update(), raw SQL) are seen
+within CACHE_TTL.
+"""
+
+import functools
+import uuid
+import zlib
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import router, transaction
 from django_countries import countries
 
 from .models import ShippingMethod
 
 CENT = Decimal("0.01")
+VERSION_KEY = "orders:shipping-methods:version"
+CACHE_TTL = 300  # seconds: the bound on staleness for writes that send no signals
+
+
+@functools.cache
+def _fields() -> tuple[str, ...]:
+    return tuple(field.attname for field in ShippingMethod._meta.concrete_fields)
+
+
+@functools.cache
+def _cache_key() -> str:
+    # Every column is cached and the key names them, so a schema change starts afresh.
+    return f"orders:shipping-methods:{zlib.crc32(','.join(_fields()).encode()):08x}"
+
+
+def _row(method: ShippingMethod) -> tuple:
+    return tuple(
+        [c.code for c in method.countries] if name == "countries" else getattr(method, name)
+        for name in _fields()
+    )
+
+
+def _method(row: tuple) -> ShippingMethod:
+    method = ShippingMethod(**dict(zip(_fields(), row, strict=True)))
+    method._state.adding = False
+    method._state.db = router.db_for_read(ShippingMethod)
+    return method
+
+
+def _active_methods() -> list[ShippingMethod]:
+    """Return the active methods, cheapest position first: from the cache, else one query."""
+    key = _cache_key()
+    found = cache.get_many([VERSION_KEY, key])
+    version, entry = found.get(VERSION_KEY), found.get(key)
+    if version is not None and entry is not None and entry[0] == version:
+        return [_method(row) for row in entry[1]]
+    if version is None:
+        fresh = uuid.uuid4().hex
+        version = fresh if cache.add(VERSION_KEY, fresh, timeout=None) else cache.get(VERSION_KEY)
+    methods = list(ShippingMethod.objects.filter(active=True).order_by("position", "price", "id"))
+    if version is not None:
+        cache.set(key, (version, [_row(method) for method in methods]), timeout=CACHE_TTL)
+    return methods
+
+
+def shipping_method_cache_invalidate() -> None:
+    """Make the next read of the methods go to the database, and again once this write commits.
+
+    The second time is what matters: a read between now and the commit still sees the old
+    rows and caches them under the token replaced now.
+    """
+    _version_replace()
+    transaction.on_commit(_version_replace, using=router.db_for_write(ShippingMethod))
+
+
+def _version_replace() -> None:
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def shipping_method_list(*, country: str | None = None) -> list[ShippingMethod]:
     """Return the active methods, cheapest position first; with a country, those shipping there."""
-    methods = list(ShippingMethod.objects.filter(active=True).order_by("position", "price", "id"))
+    methods = _active_methods()
     if country:
         methods = [method for method in methods if method.ships_to(country)]
     return methods
@@ -28,10 +102,11 @@ def shipping_method_default(*, country: str | None = None) -> ShippingMethod | N
 def shipping_method_resolve(*, method_id, country: str) -> ShippingMethod | None:
     """Return the chosen method (or the default) after checking it ships to `country`.
 
-    None means the shop has no methods at all: the flat rate from settings applies.
+    None means the shop has no methods at all: the flat rate from settings applies. No query
+    while the cache holds the active methods.
     """
+    active = _active_methods()
     if method_id in (None, ""):
-        active = shipping_method_list()  # one query: a shop has a handful of methods
         method = next((m for m in active if m.ships_to(country)), None)
         if method is None and active:
             raise ValidationError(
@@ -43,7 +118,7 @@ def shipping_method_resolve(*, method_id, country: str) -> ShippingMethod | None
         method_id = int(method_id)
     except (TypeError, ValueError):
         raise ValidationError({"shipping_method": ["Choose a shipping method."]}) from None
-    method = ShippingMethod.objects.filter(pk=method_id, active=True).first()
+    method = next((m for m in active if m.pk == method_id), None)
     if method is None:
         raise ValidationError(
             {"shipping_method": ["Unknown or unavailable shipping method."]}, code="invalid"

@@ -5,28 +5,39 @@ BEGIN and COMMIT are a SAVEPOINT and its RELEASE: the same number of statements.
 rolls back, which in a test transaction takes two (ROLLBACK TO and RELEASE SAVEPOINT) where
 production takes one ROLLBACK: those tests run in real transactions.
 
-Placed, 3 lines, through the service (14): BEGIN, claim the key (INSERT ... ON CONFLICT DO
+Placed, 3 lines, through the service (13): BEGIN, claim the key (INSERT ... ON CONFLICT DO
 NOTHING RETURNING), cart + lines locked with products and available stock (one SELECT ...
-FOR UPDATE OF), the active shipping methods (one SELECT: the shopper's choice or the default
-for the address's country), the order tied to the key (one INSERT in a CTE), the lines, the
-event, the cart lines deleted, the stock rows locked in id order, one UPDATE ... FROM
-(VALUES ...), the reservations, the ledger, the outbox rows (one INSERT), COMMIT. Through the
-API the same 14: the answer is built from the objects in memory.
+FOR UPDATE OF), the order tied to the key (one INSERT in a CTE), the lines, the event, the
+cart lines deleted, the stock rows locked in id order, one UPDATE ... FROM (VALUES ...), the
+reservations, the ledger, the outbox rows (one INSERT), COMMIT. The active shipping methods
+come from the cache (orders/shipping.py); a cold cache, or the first checkout after staff
+edit a method, reads them once more (14). Through the API the same 13: the answer is built
+from the objects in memory.
+
+After COMMIT (on_commit, so outside these counts in a test transaction) the outbox rows the
+broker took are deleted: one DELETE more per placed checkout in real life, 14 in all, pinned
+below in a real transaction with a broker that takes the tasks (PLACED_COMMITTED).
 
 Refused (short stock, empty cart, replayed key): decided before any write, in at most 4
 (BEGIN, the claim, the cart query or the replayed record, ROLLBACK/COMMIT).
 """
 
+import threading
 import uuid
+from decimal import Decimal
 
 import pytest
-from django.db import connection
+from celery.app.task import Task
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from inventory.errors import InsufficientStock
 from inventory.models import Reservation, StockItem, StockMovement
-from orders import services
+from orders import services, shipping
 from orders.errors import CartEmpty
-from orders.models import IdempotencyRecord, Order, OrderLine
+from orders.models import IdempotencyRecord, Order, OrderLine, ShippingMethod
+from outbox import services as outbox_services
 from outbox.models import OutboxMessage
 from tests.orders.factories import ADDRESS, stocked_product
 
@@ -36,8 +47,12 @@ pytestmark = [
 ]
 
 BODY = {"shipping_address": ADDRESS}
-PLACED_SERVICE = 14
-PLACED_API = 14
+PLACED_SERVICE = 13
+PLACED_API = 13
+# In a real transaction, with the after-commit DELETE of the outbox rows the broker took.
+PLACED_COMMITTED = PLACED_SERVICE + 1
+# The one read of the active shipping methods when the cache does not hold them.
+COLD_SHIPPING_CACHE = 1
 REFUSED = 4
 
 
@@ -45,6 +60,7 @@ def _fill(user, products, quantity=1):
     cart = services.cart_get_or_create(user=user)
     for product in products:
         services.cart_item_add(cart=cart, product_id=product.pk, quantity=quantity)
+    shipping.shipping_method_list()  # as after any earlier checkout: the methods are cached
 
 
 @pytest.fixture
@@ -166,3 +182,119 @@ def test_an_order_number_collision_draws_a_new_number(user, three, monkeypatch):
     assert created and order.number == "261125-FRESH2"
     assert IdempotencyRecord.objects.get(key="b").order_id == order.pk
     assert Reservation.objects.filter(reference=order.number).count() == 1
+
+
+# ------------------------------------------------------------------------------
+# The shipping methods, cached: no read on the hot path, staff edits seen at once
+# ------------------------------------------------------------------------------
+def _method(**fields) -> ShippingMethod:
+    defaults = {"name": "Standard", "price": Decimal("4.90"), "free_over": Decimal("100.00")}
+    return ShippingMethod.objects.create(**{**defaults, **fields})
+
+
+def _shipping_reads(ctx) -> int:
+    return sum("orders_shippingmethod" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_a_cold_shipping_cache_costs_one_read_and_fills_it(user, three, django_assert_num_queries):
+    _method()
+    cart = services.cart_get_or_create(user=user)
+    services.cart_item_add(cart=cart, product_id=three[0].pk, quantity=1)
+    with django_assert_num_queries(PLACED_SERVICE + COLD_SHIPPING_CACHE) as cold:
+        services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key="c-1")
+    assert _shipping_reads(cold) == 1
+    services.cart_item_add(cart=cart, product_id=three[1].pk, quantity=1)
+    with django_assert_num_queries(PLACED_SERVICE) as warm:
+        order, _ = services.order_checkout(
+            user=user, shipping_address=ADDRESS, idempotency_key="c-2"
+        )
+    assert _shipping_reads(warm) == 0
+    assert (order.shipping_method_name, order.shipping) == ("Standard", Decimal("4.90"))
+
+
+def test_a_staff_edit_is_snapshotted_by_the_next_checkout(user):
+    product = stocked_product(on_hand=20, price="3.00")
+    standard = _method()
+    express = _method(name="Express", price=Decimal("9.00"), free_over=None, position=1)
+
+    def checkout(key, **kwargs):
+        _fill(user, [product])
+        return services.order_checkout(
+            user=user, shipping_address=ADDRESS, idempotency_key=key, **kwargs
+        )[0]
+
+    first = checkout("e-1")
+    assert (first.shipping_method_id, first.shipping) == (standard.pk, Decimal("4.90"))
+    # Edited as the admin does (save): name, price and free-over reach the next order.
+    standard.name, standard.price, standard.free_over = "Economy", Decimal("6.10"), Decimal("2")
+    standard.save()
+    edited = checkout("e-2")
+    assert (edited.shipping_method_name, edited.shipping) == ("Economy", Decimal("0.00"))
+    standard.free_over = None
+    standard.save()
+    assert checkout("e-3").shipping == Decimal("6.10")
+    # Moved behind express: express is the default now; a chosen method is found too.
+    standard.position = 2
+    standard.save()
+    assert checkout("e-4").shipping_method_name == "Express"
+    assert checkout("e-5", shipping_method_id=standard.pk).shipping_method_name == "Economy"
+    # Switched off, then deleted: no longer offered, and the shop falls back to the flat rate.
+    express.active = False
+    express.save()
+    assert checkout("e-6").shipping_method_id == standard.pk
+    with pytest.raises(ValidationError):
+        checkout("e-7", shipping_method_id=express.pk)
+    ShippingMethod.objects.filter(pk=standard.pk).delete()  # the admin's bulk delete
+    ShippingMethod.objects.filter(pk=express.pk).delete()
+    last = checkout("e-8")
+    assert (last.shipping_method_id, last.shipping_method_name) == (None, "Standard shipping")
+
+
+@pytest.mark.django_db(transaction=True)  # a real COMMIT, so on_commit callbacks run
+def test_placed_checkout_in_a_real_transaction_and_its_after_commit_delete(
+    user, three, monkeypatch
+):
+    # A broker that takes every task (recorded, not run), as in production.
+    monkeypatch.setattr(outbox_services, "_eager", lambda: False)
+    published = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, *a, **k: published.append(self.name))
+    _fill(user, three, quantity=2)
+    with CaptureQueriesContext(connection) as ctx:
+        services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key="k-real")
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert len(sql) == PLACED_COMMITTED, sql
+    assert (sql[0], sql[PLACED_SERVICE - 1]) == ("BEGIN", "COMMIT")
+    assert sql[-1].startswith("DELETE") and OutboxMessage._meta.db_table in sql[-1]
+    assert sorted(published) == [
+        "inventory.tasks.stock_alerts_evaluate",
+        "orders.tasks.order_event_notify",
+    ]
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the edit is committed by another connection
+def test_methods_read_while_an_edit_is_uncommitted_are_not_served_after_it(user, three):
+    method = _method()
+    shipping.shipping_method_list()
+    edited, commit = threading.Event(), threading.Event()
+
+    def staff_edit():
+        try:
+            with transaction.atomic():
+                method.price = Decimal("7.70")
+                method.save()
+                edited.set()
+                commit.wait(10)
+        finally:
+            connections.close_all()
+
+    staff = threading.Thread(target=staff_edit)
+    staff.start()
+    assert edited.wait(10)
+    # The edit is not committed: this read sees the old price and caches it.
+    assert shipping.shipping_method_list()[0].price == Decimal("4.90")
+    commit.set()
+    staff.join(10)
+    _fill(user, three[:1])
+    order, _ = services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key="r")
+    assert order.shipping == Decimal("7.70")
