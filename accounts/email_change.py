@@ -3,6 +3,8 @@
 1. `email_change_request` checks the password and mails a signed link to the new address
    (and a notice to the old one). A new address that already has an account gets a notice
    instead of a link, and the answer is the same, so nobody learns who is registered.
+   Each of these mails is capped per address and kind like the other account mails
+   (`mail_allowed`): past the cap nothing is sent, and the answer is still the same.
 2. `email_change_confirm` applies the link: the account's email becomes the new one,
    verified. The link stops working once the email or the password changes.
 """
@@ -21,6 +23,7 @@ from outbox.services import task_enqueue
 
 from .errors import InvalidToken
 from .models import User, email_normalize
+from .services.emails import mail_allowed
 
 SALT = "accounts.email-change"
 
@@ -34,9 +37,18 @@ def email_change_token_make(*, user: User, new_email: str) -> str:
     return signing.dumps({"u": user.pk, "e": new_email, "s": _state(user)}, salt=SALT)
 
 
-def _queue(kind: str, user_id: int, address: str, new_email: str, link: str = "") -> None:
+# Mails anyone with an account can ask for again and again, aimed at any address: capped.
+# "changed" is not: one per change actually made, and the old owner must hear of each.
+CAPPED_KINDS = ("confirm", "taken", "requested")
+
+
+def _queue(kind: str, user: User, address: str, new_email: str, link: str = "") -> None:
+    if kind in CAPPED_KINDS and not mail_allowed(
+        kind=f"email_change_{kind}", email=address, user=user
+    ):
+        return
     # Through the outbox: queued in this transaction, sent to the broker after the commit.
-    task_enqueue("accounts.tasks.email_change_mail_send", kind, user_id, address, new_email, link)
+    task_enqueue("accounts.tasks.email_change_mail_send", kind, user.pk, address, new_email, link)
 
 
 @transaction.atomic
@@ -48,12 +60,12 @@ def email_change_request(*, user: User, new_email: str, password: str) -> None:
     if new_email == user.email:
         raise ValidationError({"new_email": ["This is already your email address."]}, code="same")
     if User.objects.filter(email=new_email).exclude(pk=user.pk).exists():
-        _queue("taken", user.pk, new_email, new_email)
+        _queue("taken", user, new_email, new_email)
     else:
         token = email_change_token_make(user=user, new_email=new_email)
         link = f"{settings.SITE_URL.rstrip('/')}/account/email/confirm/{token}/"
-        _queue("confirm", user.pk, new_email, new_email, link)
-    _queue("requested", user.pk, user.email, new_email)
+        _queue("confirm", user, new_email, new_email, link)
+    _queue("requested", user, user.email, new_email)
 
 
 @transaction.atomic
@@ -80,7 +92,7 @@ def email_change_confirm(*, token: str) -> User:
     from .services import user_cache_invalidate  # services are being split; imported lazily
 
     user_cache_invalidate(user_id=user.pk)
-    _queue("changed", user.pk, old_email, new_email)
+    _queue("changed", user, old_email, new_email)
     return user
 
 

@@ -138,3 +138,51 @@ def test_the_database_refuses_a_look_alike_saved_past_the_service():
     UserFactory(email="kiss@example.com")
     with pytest.raises(IntegrityError), transaction.atomic():
         UserFactory(email="kiss@\u0435xample.com")
+
+
+# ------------------------------------------------------------------------------
+# Email change: the link to the new address and the notices are capped too
+# ------------------------------------------------------------------------------
+def _page_client(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _email_change(client, new_email):
+    return client.post("/account/email/", {"new_email": new_email, "password": DEFAULT_PASSWORD})
+
+
+def test_email_change_links_to_one_address_are_capped_whoever_asks(mail_on_commit):
+    askers = [_page_client(UserFactory()) for _ in range(2)]
+    statuses = set()
+    for attempt in range(10):
+        with mail_on_commit():
+            response = _email_change(askers[attempt % 2], "target@example.com")
+        statuses.add((response.status_code, response["Location"]))
+    assert statuses == {(302, "/account/")}  # the same answer, capped or not
+    links = _mails_to("target@example.com")
+    assert len(links) == 3
+    assert all("confirm your new email address" in m.subject for m in links)
+    capped = AuthEvent.objects.filter(kind=AuthEvent.Kind.MAIL_CAPPED)
+    assert capped.filter(email="target@example.com").count() == 7
+    assert {e.extra["mail"] for e in capped} >= {"email_change_confirm"}
+
+
+def test_email_change_to_a_taken_address_notifies_its_owner_at_most_3_times(mail_on_commit):
+    UserFactory(email="owner@example.com")
+    asker = UserFactory(email="asker@example.com")
+    client = _page_client(asker)
+    for _ in range(10):
+        with mail_on_commit():
+            response = _email_change(client, "owner@example.com")
+        assert response.status_code == 302
+    assert len(_mails_to("owner@example.com")) == 3
+    # the asker's own "a change was requested" notice is capped per its address as well
+    assert len(_mails_to("asker@example.com")) == 3
+    # and another address still gets its link
+    with mail_on_commit():
+        _email_change(client, "elsewhere@example.com")
+    assert len(_mails_to("elsewhere@example.com")) == 1
