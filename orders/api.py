@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.openapi import api_errors
 from accounts.permissions import PermissionMissing, require_perms
+from inventory.api import SHORT_LINES
 from inventory.errors import InsufficientStock
 
 from . import address_book, selectors, services, shipping
@@ -44,21 +45,17 @@ from .serializers import (
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
-# The short lines of a 409 insufficient_stock (see inventory.errors.InsufficientStock).
-SHORT_LINES = {
-    "lines": {
+# The extra body fields of checkout's 409s: the short lines of `insufficient_stock`
+# (inventory.errors.InsufficientStock.payload) and the products no longer sold of
+# `product_unavailable` (ProductUnavailable.payload).
+CHECKOUT_CONFLICT_FIELDS = {
+    **SHORT_LINES,
+    "products": {
         "type": "array",
-        "description": "With `insufficient_stock`: each line there is not enough of.",
-        "items": {
-            "type": "object",
-            "properties": {
-                "product": {"type": "integer"},
-                "requested": {"type": "integer"},
-                "available": {"type": "integer"},
-            },
-            "required": ["product", "requested", "available"],
-        },
-    }
+        "description": "With `product_unavailable`: the ids of the cart's products that are "
+        "no longer sold (remove them from the cart, then check out again).",
+        "items": {"type": "integer"},
+    },
 }
 
 
@@ -193,7 +190,8 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 
     def _detail(self, order, status_code=status.HTTP_200_OK):
         order = selectors.order_get_for_user(number=order.number, user=self.request.user)
-        return Response(OrderDetailSerializer(order).data, status=status_code)
+        data = OrderDetailSerializer(order, context=self.get_serializer_context()).data
+        return Response(data, status=status_code)
 
     @extend_schema(
         summary="Check out: turn the cart into an order",
@@ -217,7 +215,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
                 InsufficientStock,
                 ProductUnavailable,
                 IdempotencyKeyReused,
-                extra_properties={409: SHORT_LINES},
+                extra_properties={409: CHECKOUT_CONFLICT_FIELDS},
             ),
         },
         examples=[
@@ -255,7 +253,8 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         )
         if created:  # the service hands back the order with its lines and event: no re-read
             order = selectors.order_detail_from_checkout(order)
-            return Response(OrderDetailSerializer(order).data, status=status.HTTP_201_CREATED)
+            data = OrderDetailSerializer(order, context=self.get_serializer_context()).data
+            return Response(data, status=status.HTTP_201_CREATED)
         return self._detail(order, status.HTTP_200_OK)
 
     @extend_schema(

@@ -5,6 +5,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from . import shipping
 from .models import (
     MAX_LINE_QUANTITY,
     Address,
@@ -41,6 +42,15 @@ class CartItemSerializer(serializers.ModelSerializer):
 class CartSerializer(serializers.Serializer):
     items = CartItemSerializer(many=True)
     subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    free_shipping_remaining = serializers.SerializerMethodField(
+        help_text="How much more buys free shipping with the default method; "
+        '"0.00": it ships free already; null: shipping is never free.'
+    )
+
+    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True))
+    def get_free_shipping_remaining(self, cart) -> str | None:
+        remaining = shipping.free_shipping_remaining(subtotal=cart["subtotal"])
+        return None if remaining is None else f"{remaining:.2f}"
 
 
 class CartItemAddSerializer(serializers.Serializer):
@@ -188,8 +198,15 @@ class OrderLineSerializer(serializers.ModelSerializer):
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
+    """A step of the order's history in words for the shopper (staff notes stay in the admin)."""
+
     status = OrderStatusField(source="to_status", read_only=True)
     from_status = serializers.CharField(help_text="The status before; empty when placed.")
+    note = serializers.CharField(
+        source="shopper_note",
+        read_only=True,
+        help_text="What this step means, written for the shopper; may be empty.",
+    )
 
     class Meta:
         model = OrderEvent
@@ -204,7 +221,10 @@ class OrderPaymentSerializer(serializers.Serializer):
     status = serializers.CharField()
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField(default=settings.SHOP_CURRENCY)
-    gateway = serializers.CharField()
+    method = serializers.CharField(
+        source="shopper_method_label",
+        help_text='How the shopper paid, in their words (e.g. "Card"), not the gateway.',
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -233,7 +253,10 @@ class OrderDetailSerializer(serializers.ModelSerializer):
     status = OrderStatusField(read_only=True)
     lines = OrderLineSerializer(many=True, read_only=True)
     events = OrderEventSerializer(many=True, read_only=True)
-    payments = serializers.SerializerMethodField()
+    payments = serializers.SerializerMethodField(
+        help_text="The order's payments: for its owner, and for staff with "
+        "payments.view_payment (empty for other staff)."
+    )
     email = serializers.EmailField(read_only=True)
     shipping_address = ShippingAddressSerializer(read_only=True)
 
@@ -260,7 +283,13 @@ class OrderDetailSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OrderPaymentSerializer(many=True))
     def get_payments(self, order):
+        """The owner sees their payments; other staff only with payments.view_payment."""
         if not hasattr(Order, "payments"):
+            return []
+        user = getattr(self.context.get("request"), "user", None)
+        if user is None or not user.is_authenticated:
+            return []
+        if user.pk != order.user_id and not user.has_perm("payments.view_payment"):
             return []
         return OrderPaymentSerializer(order.payments.all(), many=True).data
 

@@ -120,7 +120,7 @@ def test_staff_move_an_order_along(staff_client, user, product):
         "status": "processing",
         "from_status": "paid",
         "at": response.json()["events"][-1]["at"],
-        "note": "Picking",
+        "note": "We are packing your order.",  # the shopper's words; "Picking" stays in the admin
     }
 
 
