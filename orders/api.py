@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 
 from accounts.openapi import api_errors
 from accounts.permissions import PermissionMissing, require_perms
-from inventory.api import SHORT_LINES
 from inventory.errors import InsufficientStock
 
 from . import address_book, selectors, services, shipping
@@ -45,17 +44,21 @@ from .serializers import (
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
-# The extra body fields of checkout's 409s: the short lines of `insufficient_stock`
-# (inventory.errors.InsufficientStock.payload) and the products no longer sold of
-# `product_unavailable` (ProductUnavailable.payload).
-CHECKOUT_CONFLICT_FIELDS = {
-    **SHORT_LINES,
-    "products": {
+# The short lines of a 409 insufficient_stock (see inventory.errors.InsufficientStock).
+SHORT_LINES = {
+    "lines": {
         "type": "array",
-        "description": "With `product_unavailable`: the ids of the cart's products that are "
-        "no longer sold (remove them from the cart, then check out again).",
-        "items": {"type": "integer"},
-    },
+        "description": "With `insufficient_stock`: each line there is not enough of.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "product": {"type": "integer"},
+                "requested": {"type": "integer"},
+                "available": {"type": "integer"},
+            },
+            "required": ["product", "requested", "available"],
+        },
+    }
 }
 
 
@@ -215,7 +218,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
                 InsufficientStock,
                 ProductUnavailable,
                 IdempotencyKeyReused,
-                extra_properties={409: CHECKOUT_CONFLICT_FIELDS},
+                extra_properties={409: SHORT_LINES},
             ),
         },
         examples=[
