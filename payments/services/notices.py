@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from accounts.links import email_link
+from orders import guest as orders_guest
 from outbox.mail import mail_send_once
 from outbox.services import task_enqueue
 
@@ -34,6 +36,23 @@ def _site(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
+def _order_url(order) -> str:
+    """Return the order's link as the order emails give it: a guest's signed link, or
+    EMAIL_LINK_ORDER / FRONTEND_URL / the shop's page for an account's order."""
+    if order.is_guest:
+        return orders_guest.guest_order_url(order=order)
+    return email_link("order", number=order.number)
+
+
+def _retry_url(order) -> str:
+    """Return where the shopper pays again: the shop's payment page, unless the order link
+    leads elsewhere (a guest's signed link, a SPA's or app's route): then that link."""
+    order_url = _order_url(order)
+    if order_url != _site(reverse("orders:order_detail", args=[order.number])):
+        return order_url
+    return _site(reverse("payments:pay", args=[order.number]))
+
+
 def payment_notify(*, payment_id: int, status: str) -> bool:
     """Email the shopper that their payment succeeded or failed, once per status."""
     if status not in NOTIFIED_PAYMENT_STATUSES:
@@ -53,8 +72,8 @@ def payment_notify(*, payment_id: int, status: str) -> bool:
             "payment": payment,
             "order": order,
             "shop_name": settings.SHOP_NAME,
-            "order_url": _site(reverse("orders:order_detail", args=[order.number])),
-            "retry_url": _site(reverse("payments:pay", args=[order.number])),
+            "order_url": _order_url(order),
+            "retry_url": _retry_url(order),
         }
         subject = render_to_string(f"payments/email/payment_{status}_subject.txt", context)
         body = render_to_string(f"payments/email/payment_{status}.txt", context)
@@ -88,7 +107,7 @@ def refund_notify(*, refund_id: int) -> bool:
             "payment": refund.payment,
             "order": order,
             "shop_name": settings.SHOP_NAME,
-            "order_url": _site(reverse("orders:order_detail", args=[order.number])),
+            "order_url": _order_url(order),
         }
         subject = render_to_string("payments/email/refund_subject.txt", context)
         body = render_to_string("payments/email/refund.txt", context)
