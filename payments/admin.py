@@ -1,11 +1,103 @@
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
+
+from catalog.templatetags.shop_format import money_format
 
 from . import services
 from .errors import PaymentsError
-from .models import FraudCheck, FraudDecision, Payment, PaymentStatus, Refund, WebhookEvent
+from .models import (
+    FraudCheck,
+    FraudDecision,
+    GatewayStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    WebhookEvent,
+)
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """A bulk action on payments: which it applies to, what it does, as its page says."""
+
+    title: str
+    heading: str
+    refused_heading: str
+    verb: str
+    done: str
+    applies_to: Callable[[Payment], bool]
+    consequence: Callable[[Payment], str]
+    service: Callable[[Payment, object], object]
+
+
+def _in_review(payment: Payment) -> bool:
+    return payment.status == PaymentStatus.REVIEW
+
+
+def _approve_consequence(payment: Payment) -> str:
+    if payment.gateway_status == GatewayStatus.SUCCEEDED:
+        return f"The order is paid ({money_format(payment.amount, payment.currency)} taken)."
+    if payment.gateway_status == GatewayStatus.FAILED:
+        return "The provider declined it: the payment fails, the order stays unpaid."
+    return "The payment waits for the provider to settle it; the order stays unpaid for now."
+
+
+def _reject_consequence(payment: Payment) -> str:
+    if payment.gateway_status == GatewayStatus.SUCCEEDED:
+        return (
+            f"{money_format(payment.amount, payment.currency)} goes back to the shopper; "
+            "the order stays unpaid."
+        )
+    return "The payment fails (nothing was taken); the order stays unpaid."
+
+
+def _refund_consequence(payment: Payment) -> str:
+    left = money_format(payment.refundable, payment.currency)
+    paid = money_format(payment.amount, payment.currency)
+    return f"{left} goes back of {paid} paid; nothing goes back on the shelf."
+
+
+APPROVE = BulkChange(
+    title="Approve payments in review",
+    heading="These payments will be approved",
+    refused_heading="These stay as they are (not in review)",
+    verb="approve",
+    done="approved",
+    applies_to=_in_review,
+    consequence=_approve_consequence,
+    service=lambda p, actor: services.payment_review_approve(payment=p, actor=actor),
+)
+REJECT = BulkChange(
+    title="Reject payments in review",
+    heading="These payments will be rejected",
+    refused_heading="These stay as they are (not in review)",
+    verb="reject",
+    done="rejected",
+    applies_to=_in_review,
+    consequence=_reject_consequence,
+    service=lambda p, actor: services.payment_review_reject(payment=p, actor=actor),
+)
+REFUND_REST = BulkChange(
+    title="Refund what is left",
+    heading="What is left of these payments will be refunded",
+    refused_heading="These stay as they are (nothing left to refund)",
+    verb="refund",
+    done="refunded",
+    applies_to=lambda p: p.refundable > 0,
+    consequence=_refund_consequence,
+    service=lambda p, actor: services.refund_create(
+        payment=p, amount=p.refundable, reason="Refunded by staff.", actor=actor
+    ),
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -82,9 +174,9 @@ class PaymentAdmin(admin.ModelAdmin):
         refunded = f" ({payment.refunded_amount} back)" if payment.refunded_amount else ""
         return f"{payment.amount} {payment.currency}{refunded}"
 
-    def _each(self, request, queryset, service, done: str):
+    def _each(self, request, payments, service, done: str):
         ok = 0
-        for payment in queryset:
+        for payment in payments:
             try:
                 service(payment)
             except PaymentsError as exc:
@@ -94,45 +186,61 @@ class PaymentAdmin(admin.ModelAdmin):
         if ok:
             self.message_user(request, f"{ok} payment(s) {done}.", messages.SUCCESS)
 
+    def _confirm_or_apply(self, request, queryset, *, bulk: BulkChange, permission: str):
+        """Show what the action will change; apply it when that page is confirmed."""
+        payments = list(queryset.select_related("order").order_by("pk"))
+        acting = [p for p in payments if bulk.applies_to(p)]
+        if "apply" in request.POST:
+            if not request.user.has_perm(permission):  # the action list checks it too
+                raise PermissionDenied
+            self._each(request, acting, lambda p: bulk.service(p, request.user), bulk.done)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{bulk.title}: {len(acting)} of {len(payments)} selected payment(s)",
+            "heading": bulk.heading,
+            "rows": [(p, bulk.consequence(p)) for p in acting],
+            "refused": [p for p in payments if p not in acting],
+            "refused_heading": bulk.refused_heading,
+            "confirm_label": f"Yes, {bulk.verb} {len(acting)} payment{pluralize(len(acting))}",
+            "queryset": payments,
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "changelist_url": reverse("admin:payments_payment_changelist"),
+        }
+        return TemplateResponse(request, "admin/payments/payment/bulk_confirm.html", context)
+
     def has_review_payment_permission(self, request):
         return request.user.has_perm("payments.review_payment")
 
     def has_refund_payment_permission(self, request):
         return request.user.has_perm("payments.refund_payment")
 
-    @admin.action(description="Approve selected payments in review", permissions=["review_payment"])
+    @admin.action(
+        description="Approve selected payments in review…", permissions=["review_payment"]
+    )
     def approve_review(self, request, queryset):
-        self._each(
-            request,
-            queryset.filter(status=PaymentStatus.REVIEW),
-            lambda p: services.payment_review_approve(payment=p, actor=request.user),
-            "approved",
+        return self._confirm_or_apply(
+            request, queryset, bulk=APPROVE, permission="payments.review_payment"
         )
 
     @admin.action(
-        description="Reject selected payments in review (money goes back)",
+        description="Reject selected payments in review (money goes back)…",
         permissions=["review_payment"],
     )
     def reject_review(self, request, queryset):
-        self._each(
-            request,
-            queryset.filter(status=PaymentStatus.REVIEW),
-            lambda p: services.payment_review_reject(payment=p, actor=request.user),
-            "rejected",
+        return self._confirm_or_apply(
+            request, queryset, bulk=REJECT, permission="payments.review_payment"
         )
 
     @admin.action(
-        description="Refund what is left of selected payments (no restock)",
+        description="Refund what is left of selected payments (no restock)…",
         permissions=["refund_payment"],
     )
     def refund_in_full(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda p: services.refund_create(
-                payment=p, amount=p.refundable, reason="Refunded by staff.", actor=request.user
-            ),
-            "refunded",
+        return self._confirm_or_apply(
+            request, queryset, bulk=REFUND_REST, permission="payments.refund_payment"
         )
 
 

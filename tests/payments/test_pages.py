@@ -135,9 +135,9 @@ def test_admin_approves_a_payment_in_review(staff_browser, order, pay, settings)
     pay(order, CARD_OK)
     payment = Payment.objects.get()
     assert payment.status == "review"
-    response = staff_browser.post(
+    response = staff_browser.post(  # confirmed (the page asking first: test_admin_confirm)
         "/admin/payments/payment/",
-        {"action": "approve_review", "_selected_action": [payment.pk]},
+        {"action": "approve_review", "_selected_action": [payment.pk], "apply": "yes"},
         follow=True,
     )
     assert "1 payment(s) approved." in response.content.decode()
@@ -151,7 +151,7 @@ def test_admin_rejects_a_payment_in_review(staff_browser, order, pay, settings):
     payment = Payment.objects.get()
     staff_browser.post(
         "/admin/payments/payment/",
-        {"action": "reject_review", "_selected_action": [payment.pk]},
+        {"action": "reject_review", "_selected_action": [payment.pk], "apply": "yes"},
         follow=True,
     )
     payment.refresh_from_db()
