@@ -18,6 +18,21 @@ def cart_items(*, cart: Cart | None) -> list[CartItem]:
     return items
 
 
+def cart_items_for_visitor(*, user=None, cart_id=None) -> list[CartItem]:
+    """Return the user's (or the guest cart's) items as cart_items does, in one query."""
+    if user is not None and user.is_authenticated:
+        items = CartItem.objects.filter(cart__user=user)
+    else:
+        try:
+            items = CartItem.objects.filter(cart_id=int(cart_id), cart__user__isnull=True)
+        except (TypeError, ValueError):
+            return []
+    items = list(items.select_related("product").order_by("added_at", "id"))
+    for item in items:
+        item.line_total = item.product.price * item.quantity
+    return items
+
+
 def cart_get_for_user(*, user) -> Cart | None:
     return Cart.objects.filter(user=user).first()
 
@@ -54,8 +69,8 @@ def order_list(*, user=None, status: str | None = None) -> QuerySet[Order]:
 
 
 def order_detail_queryset() -> QuerySet[Order]:
-    """Orders with user, lines, events (with actors) and, once payments exists, payments."""
-    queryset = Order.objects.select_related("user").prefetch_related(
+    """Orders with user, shipping method, lines, events (with actors) and payments."""
+    queryset = Order.objects.select_related("user", "shipping_method").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
         Prefetch(
             "events", queryset=OrderEvent.objects.select_related("actor").order_by("at", "id")

@@ -57,9 +57,15 @@ def _back(request, fallback: str):
     return redirect(fallback)
 
 
+def _cart_items(request):
+    """Return the visitor's cart items (the cart and its lines in one query)."""
+    return selectors.cart_items_for_visitor(
+        user=request.user, cart_id=request.session.get(GUEST_CART_SESSION_KEY)
+    )
+
+
 def cart_detail(request):
-    cart = _cart(request)
-    items = selectors.cart_items(cart=cart)
+    items = _cart_items(request)
     subtotal = services.cart_subtotal(items=items)
     return render(
         request,
@@ -68,6 +74,8 @@ def cart_detail(request):
             "items": items,
             "subtotal": subtotal,
             "free_shipping_remaining": shipping.free_shipping_remaining(subtotal=subtotal),
+            # The header's count, from the lines just read (not summed again).
+            "cart_count": sum(item.quantity for item in items),
         },
     )
 
@@ -219,7 +227,7 @@ def _place_order(request, form, items):
 @require_http_methods(["GET", "POST"])
 def checkout(request):
     """Checkout for shoppers and guests: address (or a saved one), delivery, then pay."""
-    items = selectors.cart_items(cart=_cart(request))
+    items = _cart_items(request)
     country = (request.POST.get("country") or "").upper() if request.method == "POST" else ""
     methods = shipping.shipping_method_list()
     form = _checkout_form(request, methods=methods)
@@ -272,15 +280,16 @@ def _order_or_404(request, number):
 
 
 def order_detail(request, number):
-    mine = request.user.is_authenticated and _order_or_none(request, number) is not None
-    if not mine and str(number) in guest.guest_order_numbers(session=request.session):
+    order = _order_or_none(request, number)  # read once, and shown (no second read)
+    if order is None and str(number) in guest.guest_order_numbers(session=request.session):
         return redirect("orders:guest_order_detail", number=number)
-    return _order_detail(request, number)
+    return _order_detail(request, number, order=order)
 
 
 @login_required
-def _order_detail(request, number):
-    order = _order_or_404(request, number)
+def _order_detail(request, number, *, order=None):
+    if order is None:
+        raise Http404("No such order.")
     return render(
         request,
         "orders/order_detail.html",
