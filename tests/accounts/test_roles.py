@@ -4,9 +4,13 @@ API calls use real bearer tokens (the cached user snapshot carries the permissio
 calls use a logged-in browser session.
 """
 
+import uuid
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.test import TestCase
 
 from accounts import roles, selectors
 from accounts.models import Session
@@ -15,6 +19,8 @@ from inventory import services as inventory_services
 from inventory.models import StockAlert
 from orders import services as order_services
 from orders.models import OrderStatus
+from payments import services as payment_services
+from payments.models import Payment, Refund
 from tests.accounts.conftest import bearer
 from tests.factories import ProductFactory, UserFactory
 from tests.helpers import error_code
@@ -25,6 +31,30 @@ pytestmark = pytest.mark.django_db
 PRODUCTS = "/api/v1/products/"
 STOCK = "/api/v1/inventory/stock/"
 ORDERS = "/api/v1/orders/"
+REPORTS = "/api/v1/reports/orders/"
+PAYMENTS_ADMIN = "/admin/payments/payment/"
+CARD_OK = "4242424242424242"
+
+
+def _paid_payment(shopper, product) -> Payment:
+    """Place an order for the shopper and pay it with the dummy gateway's good card."""
+    order = place_order(shopper, {product: 1})
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        payment, _ = payment_services.payment_start(
+            order=order,
+            gateway="dummy",
+            details={"card_number": CARD_OK},
+            idempotency_key=uuid.uuid4().hex,
+        )
+    return payment
+
+
+@pytest.fixture(autouse=True)
+def _quiet_fraud_rules(settings):
+    """Payments go through unless a test asks for a review."""
+    settings.FRAUD_AMOUNT_THRESHOLD = "1000.00"
+    settings.FRAUD_NEW_ACCOUNT_HOURS = 0
+    settings.FRAUD_MAX_ORDERS_PER_HOUR = 100
 
 
 @pytest.fixture
@@ -55,12 +85,21 @@ def world(db):
     order = place_order(shopper, {product: 1})
     order_services.order_transition(order=order, to_status=OrderStatus.PAID)
     item = inventory_services.stock_item_for_product(product=product)
-    return {"shopper": shopper, "product": product, "order": order, "item": item}
+    payment = _paid_payment(shopper, product)
+    assert payment.status == "succeeded"
+    return {
+        "shopper": shopper,
+        "product": product,
+        "order": order,
+        "item": item,
+        "payment": payment,
+    }
 
 
 def _calls(world):
     """name -> (method, url, body, status when allowed)."""
     product, order, item = world["product"], world["order"], world["item"]
+    payment = world["payment"]
     return {
         "create_product": (
             "post",
@@ -80,6 +119,13 @@ def _calls(world):
             {"status": "processing", "note": "picking"},
             200,
         ),
+        "refund": (
+            "post",
+            f"/api/v1/payments/{payment.pk}/refunds/",
+            {"amount": "1.00", "reason": "Goodwill"},
+            201,
+        ),
+        "reports": ("get", REPORTS, None, 200),
     }
 
 
@@ -95,8 +141,10 @@ ALLOWED = {
         "transition",
     },
     roles.CUSTOMER_SERVICE: {"all_orders", "others_order", "transition"},
-    roles.FINANCE: {"all_orders", "others_order"},
+    roles.FINANCE: {"all_orders", "others_order", "refund", "reports"},
     roles.SHOP_MANAGER: {
+        "refund",
+        "reports",
         "create_product",
         "reprice_product",
         "list_stock",
@@ -112,7 +160,11 @@ ALLOWED = {
 def _call(client, method, url, body):
     if method == "get":
         return client.get(url, body)
-    return getattr(client, method)(url, body, format="json")
+    # A key for the writes that take one (refunds, checkout); the others ignore it.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return getattr(client, method)(
+            url, body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+        )
 
 
 @pytest.mark.parametrize("role", list(ALLOWED), ids=lambda r: r or "no-group")
@@ -127,6 +179,8 @@ def test_each_role_through_the_api(role, staff_in, world):
             assert error_code(response) == "permission_denied", name
     product = Product.objects.get(pk=world["product"].pk)
     assert (str(product.price) == "12.00") == ("reprice_product" in ALLOWED[role])
+    refunded = Refund.objects.filter(payment=world["payment"]).exists()
+    assert refunded == ("refund" in ALLOWED[role])
 
 
 def test_a_staff_member_without_groups_sees_no_inactive_products(staff_in):
@@ -271,9 +325,11 @@ def test_warehouse_role_in_the_admin(admin_as, world):
     browser = admin_as(roles.WAREHOUSE)
     item, product = world["item"], world["product"]
     url = f"/admin/inventory/stockitem/{item.pk}/adjust/"
+    item.refresh_from_db()
+    on_hand = item.on_hand
     assert browser.post(url, {"delta": 2, "reason": "found"}).status_code == 302
     item.refresh_from_db()
-    assert item.on_hand == 11
+    assert item.on_hand == on_hand + 2
     alert = StockAlert.objects.create(stock_item=item, kind="low_stock")
     _action(browser, "/admin/inventory/stockalert/", "acknowledge", [alert.pk])
     alert.refresh_from_db()
@@ -341,8 +397,127 @@ def test_shop_manager_deactivates_shoppers_but_cannot_grant_staff_rights(admin_a
     assert colleague.is_active is True
 
 
-def test_finance_role_in_the_admin(admin_as, world):
+def _in_review(world, settings) -> Payment:
+    settings.FRAUD_AMOUNT_THRESHOLD = "1.00"  # every payment above it is held for review
+    payment = _paid_payment(world["shopper"], world["product"])
+    settings.FRAUD_AMOUNT_THRESHOLD = "1000.00"
+    assert payment.status == "review"
+    return payment
+
+
+def _confirmed_action(browser, action, payments):
+    """Run a payment bulk action through its confirmation page; return the page it asked on."""
+    pks = [str(p.pk) for p in payments]
+    asked = browser.post(PAYMENTS_ADMIN, {"action": action, "_selected_action": pks})
+    assert asked.status_code == 200 and "bulk-confirm" in asked.content.decode(), action
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        done = browser.post(
+            PAYMENTS_ADMIN, {"action": action, "_selected_action": pks, "apply": "yes"}
+        )
+    assert done.status_code == 302, action
+    return asked
+
+
+def test_finance_through_the_api_refunds_and_reads_reports_not_stock_or_products(staff_in, world):
+    finance = staff_in(roles.FINANCE)
+    payment, item, product = world["payment"], world["item"], world["product"]
+    item.refresh_from_db()
+    on_hand, price = item.on_hand, product.price
+    refund = _call(
+        finance,
+        "post",
+        f"/api/v1/payments/{payment.pk}/refunds/",
+        {"amount": "2.00", "reason": "Late delivery"},
+    )
+    assert refund.status_code == 201, refund.content
+    payment.refresh_from_db()
+    assert payment.refunded_amount == Decimal("2.00")
+    report = finance.get(REPORTS)
+    assert report.status_code == 200
+    assert report.json()["summary"]["orders_placed"] == 2  # the world's two orders
+    # no stock or catalogue writes
+    adjust = finance.post(f"{STOCK}{item.pk}/adjust/", {"delta": 5, "reason": "x"}, format="json")
+    assert (adjust.status_code, error_code(adjust)) == (403, "permission_denied")
+    reprice = finance.patch(f"{PRODUCTS}{product.slug}/", {"price": "1.00"}, format="json")
+    assert (reprice.status_code, error_code(reprice)) == (403, "permission_denied")
+    item.refresh_from_db()
+    product.refresh_from_db()
+    assert (item.on_hand, product.price) == (on_hand, price)
+
+
+def test_shop_manager_through_the_api_refunds_and_reads_reports(staff_in, world):
+    manager = staff_in(roles.SHOP_MANAGER)
+    payment = world["payment"]
+    refund = _call(
+        manager,
+        "post",
+        f"/api/v1/payments/{payment.pk}/refunds/",
+        {"amount": "1.50", "reason": "Dented tin"},
+    )
+    assert refund.status_code == 201, refund.content
+    assert Refund.objects.get(payment=payment).amount == Decimal("1.50")
+    assert manager.get(REPORTS).status_code == 200
+
+
+def test_roles_without_finance_rights_may_not_refund_or_read_reports(staff_in, world):
+    for role in (roles.CATALOG, roles.WAREHOUSE, roles.CUSTOMER_SERVICE):
+        client = staff_in(role)
+        url = f"/api/v1/payments/{world['payment'].pk}/refunds/"
+        refund = _call(client, "post", url, {"amount": "1.00", "reason": "x"})
+        assert (refund.status_code, error_code(refund)) == (403, "permission_denied"), role
+        report = client.get(REPORTS)
+        assert (report.status_code, error_code(report)) == (403, "permission_denied"), role
+    assert not Refund.objects.exists()
+
+
+def test_finance_role_in_the_admin(admin_as, world, settings):
     browser = admin_as(roles.FINANCE)
     assert browser.get("/admin/catalog/product/").status_code == 403
     assert browser.get("/admin/accounts/user/").status_code == 403
     assert browser.get(f"/admin/inventory/stockitem/{world['item'].pk}/adjust/").status_code == 403
+    product = world["product"]
+    change = f"/admin/catalog/product/{product.pk}/change/"
+    assert browser.post(change, {"name": "Renamed", "price": "1.00"}).status_code == 403
+    product.refresh_from_db()
+    assert product.name != "Renamed"
+    # approves one payment in review and rejects another (each after its confirmation page)
+    approved, rejected = _in_review(world, settings), _in_review(world, settings)
+    _confirmed_action(browser, "approve_review", [approved])
+    _confirmed_action(browser, "reject_review", [rejected])
+    approved.refresh_from_db()
+    rejected.refresh_from_db()
+    assert (approved.status, approved.order.status) == ("succeeded", "paid")
+    assert rejected.status == "refunded"
+    # refunds what is left of a payment
+    payment = world["payment"]
+    asked = _confirmed_action(browser, "refund_in_full", [payment])
+    assert payment.order.number in asked.content.decode()
+    payment.refresh_from_db()
+    assert payment.refunded_amount == payment.amount
+    # reads the reports
+    assert browser.get("/admin/reports/report/").status_code == 200
+    assert browser.get("/admin/reports/report/orders/").status_code == 200
+
+
+def test_shop_manager_refunds_and_reads_reports_in_the_admin(admin_as, world):
+    browser = admin_as(roles.SHOP_MANAGER)
+    payment = world["payment"]
+    _confirmed_action(browser, "refund_in_full", [payment])
+    payment.refresh_from_db()
+    assert payment.refunded_amount == payment.amount
+    assert browser.get("/admin/reports/report/orders/").status_code == 200
+
+
+def test_payment_actions_are_not_offered_without_finance_rights(admin_as, world):
+    browser = admin_as(roles.CUSTOMER_SERVICE)  # sees payments, may not refund or review
+    payment = world["payment"]
+    listing = browser.get(PAYMENTS_ADMIN).content.decode()
+    assert "refund_in_full" not in listing and "approve_review" not in listing
+    for extra in ({}, {"apply": "yes"}):
+        browser.post(
+            PAYMENTS_ADMIN,
+            {"action": "refund_in_full", "_selected_action": [str(payment.pk)], **extra},
+        )
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 0
+    assert browser.get("/admin/reports/report/orders/").status_code == 403
