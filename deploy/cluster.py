@@ -214,6 +214,21 @@ class Cluster:
     def pid(self, name: str) -> int | None:
         return self.state["procs"].get(name)
 
+    def supervised_pids(self, name: str) -> list[int]:
+        """The pids the restart loop of `name` runs now: they change when the loop restarts
+        the process, while `pid(name)` (the loop's own) does not."""
+        loop = self.pid(name)
+        children = []
+        for stat_path in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                with open(stat_path) as stat:
+                    fields = stat.read().rsplit(")", 1)[-1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == loop and fields[0] != "Z":
+                children.append(int(stat_path.split("/")[2]))
+        return sorted(children)
+
     @staticmethod
     def _alive(pid: int | None) -> bool:
         if not pid:

@@ -5,6 +5,7 @@ import uuid
 from contextvars import ContextVar
 
 import structlog
+from django.utils.functional import empty
 from django_structlog import signals as structlog_signals
 from django_structlog.celery import signals as structlog_celery_signals
 
@@ -76,12 +77,27 @@ def bind_request_finished(sender, request, logger, response, log_kwargs, **kwarg
         structlog.contextvars.bind_contextvars(session_id=session_id)
 
 
+def _user_id(request) -> int | None:
+    """The authenticated user's id where the request already knows it (no query)."""
+    user = request.__dict__.get("user")
+    user = getattr(user, "_wrapped", user)  # a lazy user counts only once it was loaded
+    if user is None or user is empty or not getattr(user, "is_authenticated", False):
+        return None
+    return user.pk
+
+
 def add_session_to_task_context(sender, context, **kwargs):
-    # Tasks queued by a request (after its commit, inside the view) carry its session too.
+    # Tasks queued by a request (after its commit, inside the view) carry its session and
+    # user too: django-structlog binds the user id only when the request has finished.
     request = _current_request.get()
-    session_id = _session_id(request) if request is not None else None
+    if request is None:
+        return
+    session_id = _session_id(request)
     if session_id:
         context["session_id"] = session_id
+    user_id = _user_id(request)
+    if user_id is not None and "user_id" not in context:
+        context["user_id"] = user_id
 
 
 structlog_celery_signals.modify_context_before_task_publish.connect(add_session_to_task_context)

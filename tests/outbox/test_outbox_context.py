@@ -136,6 +136,7 @@ def test_the_sweep_publishes_with_the_request_id_a_trusted_proxy_gave(
     for message in waiting:
         assert message.context["request_id"] == PROXY_REQUEST_ID
         assert message.context["session_id"] == str(tokens["session_id"])
+        assert message.context["user_id"] == user.pk
         assert "access" not in str(message.context) and tokens["access"] not in str(message.context)
 
     broker_down_at_commit.down = False
@@ -151,6 +152,7 @@ def test_the_sweep_publishes_with_the_request_id_a_trusted_proxy_gave(
         headers = message.headers[HEADER]
         assert headers["request_id"] == PROXY_REQUEST_ID
         assert headers["session_id"] == str(tokens["session_id"])
+        assert headers["user_id"] == user.pk
         assert "parent_task_id" not in headers  # the request queued it, not the sweep
         bound = _task_context(message)
         assert bound["request_id"] == PROXY_REQUEST_ID
