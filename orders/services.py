@@ -723,15 +723,28 @@ def order_mark_paid(*, order_id: int, actor=None, note: str = "") -> Order:
         return _order_move(locked, to_status=S.PAID, actor=actor, note=note)
 
 
-def order_refund_record(
+def order_refund_record(*, order_id: int, amount: Decimal) -> Order:
+    """Count money being given back on the order (a refund's phase 1); nothing else changes.
+
+    Counted at once so that an order being refunded in full never ships; what follows for
+    the order waits for the provider (`order_refund_apply`), and a refusal takes the amount
+    back (`order_refund_reverse`). Runs in the caller's transaction.
+    """
+    locked = order_lock(order_id=order_id)
+    locked.refunded_total = min(locked.refunded_total + Decimal(amount), locked.total)
+    locked.save(update_fields=["refunded_total", "updated_at"])
+    return locked
+
+
+def order_refund_apply(
     *,
     order_id: int,
-    amount: Decimal,
+    accepted_total: Decimal,
     actor=None,
     note: str = "",
     restock_lines: Mapping[int, int] | None = None,
 ) -> Order:
-    """Record money given back on the order's payment, and what follows for the order.
+    """Apply a refund the provider accepted; `accepted_total` is all it accepted on the order.
 
     A refund of the whole paid amount before shipping ends the order (refunded, goods back
     on the shelf, reservations released); a partial one leaves it shippable. Refunds of a
@@ -739,11 +752,9 @@ def order_refund_record(
     later: goods that came back) go back on the shelf. Runs in the caller's transaction.
     """
     locked = order_lock(order_id=order_id)
-    locked.refunded_total = min(locked.refunded_total + Decimal(amount), locked.total)
-    locked.save(update_fields=["refunded_total", "updated_at"])
     if restock_lines:
         inventory_services.stock_return(lines=restock_lines, reference=locked.number, actor=actor)
-    fully = order_fully_refunded(locked)
+    fully = locked.total > 0 and Decimal(accepted_total) >= locked.total
     if locked.status in (S.PAID, S.PROCESSING) and fully:
         to_status = S.REFUNDED
     elif locked.status in (S.DELIVERED, S.PARTIALLY_REFUNDED):
@@ -756,7 +767,7 @@ def order_refund_record(
 
 
 def order_refund_reverse(*, order_id: int, amount: Decimal) -> Order:
-    """Take back a recorded refund the provider refused for good (the order keeps its status)."""
+    """Take back a counted refund the provider refused for good (the order keeps its status)."""
     locked = order_lock(order_id=order_id)
     locked.refunded_total = max(locked.refunded_total - Decimal(amount), Decimal("0.00"))
     locked.save(update_fields=["refunded_total", "updated_at"])

@@ -6,6 +6,7 @@ Orders may not import payments, so this module extends the order admin from here
 `payments.refund_payment`.
 """
 
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -120,8 +121,13 @@ class RefundForm(forms.Form):
         label="Put goods back on the shelf",
         help_text="With no quantities below, everything not yet back goes back.",
     )
+    # One key per rendered form (carried through the confirmation): a double-posted
+    # confirmation answers the refund it made instead of making a second one.
+    idempotency_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args, order: Order, payments, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.order = order
         self.payments = {p.pk: p for p in payments}
@@ -184,7 +190,7 @@ class RefundForm(forms.Form):
                 OrderStatus.PARTIALLY_REFUNDED if left > 0 else OrderStatus.REFUNDED
             ).label
         elif order.status in (OrderStatus.PAID, OrderStatus.PROCESSING) and left <= 0:
-            # Everything back before shipping ends the order (orders.order_refund_record).
+            # Everything back before shipping ends the order (orders.order_refund_apply).
             new_status = OrderStatus.REFUNDED.label
         restock = []
         if data.get("restock"):
@@ -252,8 +258,9 @@ class PaymentsDesk:
             if "confirm" in request.POST:
                 data = form.cleaned_data
                 try:
-                    refund = services.refund_create(
+                    refund, created = services.refund_create_once(
                         payment=data["payment_obj"],
+                        idempotency_key=f"admin-{data['idempotency_key']}",
                         amount=data["amount"],
                         reason=data["reason"],
                         restock=bool(data.get("restock")),
@@ -264,11 +271,12 @@ class PaymentsDesk:
                     form.add_error(None, str(exc))
                 else:
                     done = refund.status == RefundStatus.SUCCEEDED
+                    what = ("made" if done else "requested") if created else "already requested"
                     model_admin.message_user(
                         request,
                         f"Refund of {refund.amount} {data['payment_obj'].currency} on order "
-                        f"{order.number} {'made' if done else 'requested'}.",
-                        messages.SUCCESS,
+                        f"{order.number} {what}.",
+                        messages.SUCCESS if created else messages.INFO,
                     )
                     return redirect(change_url)
             else:

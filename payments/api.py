@@ -280,33 +280,54 @@ class RefundCreateView(APIView):
         operation_id="payments_refunds_create",
         summary="Refund a payment (staff)",
         request=RefundCreateSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A key chosen by the client, unique per refund; retrying with the "
+                "same key and body answers the same refund (never a second one).",
+            )
+        ],
         responses={
             201: OpenApiResponse(
                 RefundSerializer,
                 "Recorded; `status` is `processing` until the provider answered (a worker "
                 "calls it), then `succeeded`, `pending` (confirmed by webhook) or `failed`.",
             ),
+            200: OpenApiResponse(
+                RefundSerializer, "Replay of an earlier request with this Idempotency-Key."
+            ),
             **api_errors(
                 RefundExceedsPayment,
                 RestockNotPossible,
                 (404, "not_found", "No such payment."),
                 PaymentNotRefundable,
+                IdempotencyKeyReused,
                 extra_properties={400: REFUNDABLE_LEFT},
             ),
         },
-        description="Refund a payment (staff, payments.refund_payment). A refund of the whole "
-        "paid amount before shipping ends the order (refunded, goods back on the shelf); a "
-        "delivered order becomes refunded or partially_refunded; with restock returned goods "
-        "go back to stock.",
+        description="Refund a payment (staff, payments.refund_payment). Once the provider "
+        "accepted it, a refund of the whole paid amount before shipping ends the order "
+        "(refunded, goods back on the shelf); a delivered order becomes refunded or "
+        "partially_refunded; with restock returned goods go back to stock. A refund the "
+        "provider refuses leaves the order as it was.",
     )
     def post(self, request, payment_id):
+        key = idempotency_key(request)
         payment = selectors.payment_get(payment_id=payment_id)
         if payment is None:
             raise Http404("No such payment.")
         data = RefundCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = services.refund_create(payment=payment, actor=request.user, **data.validated_data)
-        return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+        refund, created = services.refund_create_once(
+            payment=payment, idempotency_key=key, actor=request.user, **data.validated_data
+        )
+        return Response(
+            RefundSerializer(refund).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 urlpatterns = [

@@ -169,7 +169,13 @@ class Refund(models.Model):
         max_length=16, choices=RefundStatus.choices, default=RefundStatus.PROCESSING
     )
     automatic = models.BooleanField(default=False)
-    # Derived from the payment's provider key in phase 1 (see payments.services.refunds).
+    # The client's Idempotency-Key (API header, the admin form's one-time key), or one the
+    # service derives under the payment lock for refunds no client asked for; one refund per
+    # (payment, key). `request_hash` tells a replay from a reused key.
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    # Derived from the payment's provider key and `idempotency_key` in phase 1 (see
+    # payments.services.refunds): a retry asks the provider for the same refund.
     provider_key = models.CharField(max_length=255, blank=True)
     failure_message = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -199,6 +205,11 @@ class Refund(models.Model):
                 fields=("provider_key",),
                 condition=~Q(provider_key=""),
                 name="payments_refund_provider_key",
+            ),
+            models.UniqueConstraint(
+                fields=("payment", "idempotency_key"),
+                condition=~Q(idempotency_key=""),
+                name="payments_refund_payment_idempotency",
             ),
         ]
         indexes = [

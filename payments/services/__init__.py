@@ -19,7 +19,7 @@ from .charges import (
 )
 from .common import order_unpayable_reason
 from .reconcile import payments_reconcile, refunds_reconcile, webhook_events_purge
-from .refunds import order_payments_refund, refund_create, refund_execute
+from .refunds import order_payments_refund, refund_create, refund_create_once, refund_execute
 from .reviews import payment_review_approve, payment_review_reject
 from .webhooks import (
     WEBHOOK_MAX_ATTEMPTS,
@@ -42,6 +42,7 @@ __all__ = [
     "payment_start",
     "payments_reconcile",
     "refund_create",
+    "refund_create_once",
     "refund_execute",
     "refunds_reconcile",
     "webhook_events_purge",

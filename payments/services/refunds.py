@@ -1,28 +1,39 @@
 """Refunds, in the same three phases as payments (lock order: see orders.locking).
 
 1. One transaction: lock the order and the payment, check what is left, record the refund
-   as `processing` with a provider key derived from the payment's key and a fresh client
-   key, count it on the payment (so concurrent refunds never exceed it) and tell orders
-   (a full refund before shipping ends the order; returned goods go back on the shelf).
-   The gateway call is queued after commit through the outbox.
+   as `processing` under the client's Idempotency-Key (one refund per payment and key)
+   with a provider key derived from the payment's provider key and that key, count it on
+   the payment and the order (so concurrent refunds never exceed it and a fully refunded
+   order never ships). The gateway call is queued after commit through the outbox.
 2. A worker (`refund_execute`) calls the gateway with no transaction open.
-3. A new transaction applies the answer. A refusal by the provider takes the refund off
-   the payment and the order again, and staff are alerted. `refunds_reconcile` re-drives
-   refunds a crash left `processing` (same key: the provider refunds once).
+3. A new transaction applies the answer. Only a refund the provider accepted (succeeded,
+   or pending its confirmation) changes the order: a full refund before shipping ends it
+   (refunded, goods back, reservations released), returned goods go back on the shelf. A
+   refusal takes the refund off the payment and the order's refunded total again, leaves
+   the order as it was, and staff are alerted. `refunds_reconcile` re-drives refunds a
+   crash left `processing` (same key: the provider refunds once).
 """
 
-import uuid
+import hashlib
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
 
 from orders import services as orders_services
 from orders.models import Order, OrderStatus
 from outbox.services import task_enqueue
 
 from .. import selectors
-from ..errors import GatewayFailed, PaymentNotRefundable, RefundExceedsPayment, RestockNotPossible
+from ..errors import (
+    GatewayFailed,
+    IdempotencyKeyReused,
+    PaymentNotRefundable,
+    RefundExceedsPayment,
+    RestockNotPossible,
+)
 from ..gateways import gateway_get
 from ..gateways.base import FAILED, SUCCEEDED, GatewayUnavailable, RefundResult
 from ..models import CAPTURED_STATUSES, Payment, Refund, RefundStatus
@@ -73,6 +84,29 @@ def _payment_status_after(payment: Payment) -> str:
     return P.REFUNDED if payment.refunded_amount == payment.amount else P.PARTIALLY_REFUNDED
 
 
+def refund_request_hash(
+    *, amount: Decimal, reason: str, restock: bool = False, lines: Mapping[int, int] | None = None
+) -> str:
+    """Return a stable hash of what a refund request asks for (to tell a replay from a reuse)."""
+    document = json.dumps(
+        {
+            "amount": f"{Decimal(amount):.2f}",
+            "reason": reason,
+            "restock": bool(restock),
+            "lines": sorted((int(k), int(v)) for k, v in lines.items()) if lines else None,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def refund_provider_key_for(*, payment: Payment, idempotency_key: str) -> str:
+    """Return the provider key of the refund asked for with this key on this payment."""
+    base = payment.provider_key or f"{payment.gateway}-{payment.gateway_reference}"
+    digest = hashlib.sha256(f"{base}\n{idempotency_key}".encode()).hexdigest()[:40]
+    return f"{base}-re-{digest}"[:255]
+
+
 def refund_record(
     *,
     payment: Payment,
@@ -82,13 +116,22 @@ def refund_record(
     actor=None,
     automatic: bool = False,
     counts_for_order: bool = True,
+    idempotency_key: str = "",
+    request_hash: str = "",
 ) -> Refund:
-    """Phase 1 on a payment locked by the caller (after its order); queue the gateway call."""
+    """Phase 1 on a payment locked by the caller (after its order); queue the gateway call.
+
+    Without a client key (automatic refunds, a staff cancel) the key is the payment's next
+    refund number, read under the lock: a rollback undoes the row and nothing reached the
+    provider yet, so the same number is used again.
+    """
     if payment.status not in CAPTURED_STATUSES:
         raise PaymentNotRefundable()
     remaining = payment.amount - payment.refunded_amount
     if amount <= ZERO or amount > remaining:
         raise RefundExceedsPayment(remaining)
+    if not idempotency_key:
+        idempotency_key = f"system-{Refund.objects.filter(payment=payment).count() + 1}"
     refund = Refund.objects.create(
         payment=payment,
         amount=amount,
@@ -99,19 +142,17 @@ def refund_record(
         counts_for_order=counts_for_order,
         actor=actor if getattr(actor, "pk", None) else None,
         status=RefundStatus.PROCESSING,
-        provider_key=f"{payment.provider_key}-re-{uuid.uuid4().hex}",
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        provider_key=refund_provider_key_for(payment=payment, idempotency_key=idempotency_key),
     )
     payment.refunded_amount += amount
     payment.status = _payment_status_after(payment)
     payment.save(update_fields=["refunded_amount", "status", "updated_at"])
     if counts_for_order:
-        orders_services.order_refund_record(
-            order_id=payment.order_id,
-            amount=amount,
-            actor=actor,
-            note=f"Refunded {amount} {payment.currency}: {reason}"[:500],
-            restock_lines=restock_lines,
-        )
+        # Counted at once (a fully refunded order never ships); the order's status and stock
+        # follow only once the provider accepted the refund (refund_apply_result).
+        orders_services.order_refund_record(order_id=payment.order_id, amount=amount)
     logger.info(
         "refund %s recorded: %s %s on payment %s of order %s (%s)%s",
         refund.pk,
@@ -120,10 +161,67 @@ def refund_record(
         payment.pk,
         payment.order.number,
         reason,
-        f", restocked {dict(restock_lines)}" if restock_lines else "",
+        f", restock {dict(restock_lines)} once accepted" if restock_lines else "",
     )
     task_enqueue("payments.tasks.refund_execute", refund.pk)
     return refund
+
+
+def _replay(refund: Refund, request_hash: str) -> Refund:
+    if refund.request_hash != request_hash:
+        raise IdempotencyKeyReused()
+    return refund
+
+
+def refund_create_once(
+    *,
+    payment: Payment,
+    idempotency_key: str,
+    amount: Decimal,
+    reason: str,
+    restock: bool = False,
+    lines: Mapping[int, int] | None = None,
+    actor=None,
+) -> tuple[Refund, bool]:
+    """Refund a payment once per client key; return (refund, created).
+
+    The same key with the same request answers the first refund again (whatever its status
+    now); with another request it is refused (IdempotencyKeyReused). See `refund_create`.
+    """
+    amount = Decimal(amount)
+    request_hash = refund_request_hash(amount=amount, reason=reason, restock=restock, lines=lines)
+    existing = Refund.objects.filter(payment=payment, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _replay(existing, request_hash), False
+    try:
+        with transaction.atomic():
+            payment = lock_payment(payment.pk)
+            # A concurrent request with this key held the lock first: answer its refund.
+            existing = Refund.objects.filter(
+                payment=payment, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                return _replay(existing, request_hash), False
+            order = payment.order
+            order.refresh_from_db(fields=["status"])
+            restocked = _restock_lines(order, lines) if restock else {}
+            refund = refund_record(
+                payment=payment,
+                amount=amount,
+                reason=reason,
+                restock_lines=restocked,
+                actor=actor,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+    except IntegrityError:
+        # The unique (payment, key) constraint: the last line behind the payment lock.
+        existing = Refund.objects.filter(payment=payment, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return _replay(existing, request_hash), False
+    refund.refresh_from_db()  # eager mode (no broker) already ran the gateway call
+    return refund, True
 
 
 def refund_create(
@@ -134,6 +232,7 @@ def refund_create(
     restock: bool = False,
     lines: Mapping[int, int] | None = None,
     actor=None,
+    idempotency_key: str = "",
 ) -> Refund:
     """Give money back on a payment, never more than is left; optionally restock the goods.
 
@@ -141,10 +240,21 @@ def refund_create(
     Refund as it stands once this returns: `processing` while a worker has still to call
     the provider, then `succeeded`, `pending` (the provider confirms by webhook) or
     `failed` (refused; the refund is taken off the payment again and staff are alerted).
-    The payment's refunded amount and the order follow at once: a refund of everything
-    before shipping ends the order (refunded, goods back); after delivery the order becomes
-    refunded or partially_refunded.
+    Once the provider accepted it, the order follows: a refund of everything before
+    shipping ends the order (refunded, goods back); after delivery the order becomes
+    refunded or partially_refunded. Without a client key every call is a new refund.
     """
+    if idempotency_key:
+        refund, _ = refund_create_once(
+            payment=payment,
+            idempotency_key=idempotency_key,
+            amount=amount,
+            reason=reason,
+            restock=restock,
+            lines=lines,
+            actor=actor,
+        )
+        return refund
     with transaction.atomic():
         payment = lock_payment(payment.pk)
         order = payment.order
@@ -210,7 +320,7 @@ def refund_execute(*, refund_id: int) -> Refund | None:
 
 def refund_apply_result(*, refund_id: int, result: RefundResult) -> Refund:
     """Phase 3 of a refund: record the provider's answer; a refusal is taken back."""
-    from .notices import refund_notice_queue, staff_alert_queue
+    from .notices import staff_alert_queue
 
     payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).get()
     with transaction.atomic():
@@ -223,10 +333,12 @@ def refund_apply_result(*, refund_id: int, result: RefundResult) -> Refund:
         if result.status == FAILED:
             refund.status = RefundStatus.FAILED
             refund.failure_message = "The payment provider refused the refund."
+            refund.save()
             payment.refunded_amount -= refund.amount
             payment.status = _payment_status_after(payment)
             payment.save(update_fields=["refunded_amount", "status", "updated_at"])
             if refund.counts_for_order:
+                # Nothing else changed on the order: its status and stock wait for acceptance.
                 orders_services.order_refund_reverse(
                     order_id=payment.order_id, amount=refund.amount
                 )
@@ -242,12 +354,43 @@ def refund_apply_result(*, refund_id: int, result: RefundResult) -> Refund:
                 subject=f"Refund {refund.pk} refused by the payment provider",
                 body=f"The refund of {refund.amount} {payment.currency} on payment "
                 f"{payment.pk} (order {payment.order.number}) was refused by "
-                f"{payment.gateway}. Refund it by hand or try again.",
+                f"{payment.gateway}. The order was left as it was. Refund it by hand or "
+                "try again.",
             )
         else:
-            refund.status = (
-                RefundStatus.SUCCEEDED if result.status == SUCCEEDED else RefundStatus.PENDING
+            refund_accept(
+                payment,
+                refund,
+                status=RefundStatus.SUCCEEDED
+                if result.status == SUCCEEDED
+                else RefundStatus.PENDING,
             )
-            refund_notice_queue(refund)
-        refund.save()
     return refund
+
+
+def refund_accept(payment: Payment, refund: Refund, *, status: str) -> None:
+    """The provider accepted a `processing` refund: record it and apply it to the order.
+
+    The order, the payment and the refund must be locked by the caller, in that order.
+    """
+    from .notices import refund_notice_queue
+
+    refund.status = status
+    refund.save()
+    if refund.counts_for_order:
+        accepted = (
+            Refund.objects.filter(
+                payment__order_id=payment.order_id,
+                counts_for_order=True,
+                status__in=(RefundStatus.SUCCEEDED, RefundStatus.PENDING),
+            ).aggregate(total=Sum("amount"))["total"]
+            or ZERO
+        )
+        orders_services.order_refund_apply(
+            order_id=payment.order_id,
+            accepted_total=accepted,
+            actor=refund.actor,
+            note=f"Refunded {refund.amount} {payment.currency}: {refund.reason}"[:500],
+            restock_lines={int(pid): int(qty) for pid, qty in refund.restocked_lines.items()},
+        )
+    refund_notice_queue(refund)

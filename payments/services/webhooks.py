@@ -36,6 +36,7 @@ from ..models import (
 from ..signals import webhook_stored
 from .charges import payment_settle_failed, payment_settle_succeeded
 from .common import P, lock_payment, logger, now
+from .refunds import refund_accept
 from .reviews import payment_hold_for_review
 
 WEBHOOK_MAX_ATTEMPTS = 8
@@ -245,9 +246,12 @@ def _apply_refund_event(gw, message: WebhookMessage) -> str:
     )
     if found is None:
         raise WebhookTargetMissing(f"No refund with reference {message.refund_reference!r}.")
-    lock_payment(found[1])  # the order, then the payment, then its refund
+    payment = lock_payment(found[1])  # the order, then the payment, then its refund
     refund = Refund.objects.select_for_update().get(pk=found[0])
-    if refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSING):
+    if refund.status == RefundStatus.PROCESSING:  # confirmed before phase 3 answered
+        refund_accept(payment, refund, status=RefundStatus.SUCCEEDED)
+        return "refund confirmed"
+    if refund.status == RefundStatus.PENDING:  # accepted, applied to the order already
         refund.status = RefundStatus.SUCCEEDED
         refund.save(update_fields=["status", "updated_at"])
         return "refund confirmed"

@@ -94,6 +94,7 @@ def test_concurrent_refunds_never_exceed_the_payment():
             f"/api/v1/payments/{payment.pk}/refunds/",
             {"amount": str(share), "reason": "race"},
             format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
         ).status_code
 
     statuses = _run_together(*[refund] * 5)
@@ -160,6 +161,7 @@ def test_staff_cancel_racing_a_staff_refund_does_not_deadlock_or_restock_twice()
                 "lines": [{"product": product.pk, "quantity": 1}],
             },
             format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
         ).status_code
 
     def cancel():

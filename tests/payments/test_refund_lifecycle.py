@@ -1,6 +1,8 @@
 """Refunds that make sense to a shopper: a full refund before shipping ends the order;
 emails on payment success, failure and every refund; staff need their permissions."""
 
+import uuid
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
@@ -27,7 +29,12 @@ def paid(order, pay):
 
 def refund(client, payment, **body):
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(f"/api/v1/payments/{payment.pk}/refunds/", body, format="json")
+        return client.post(
+            f"/api/v1/payments/{payment.pk}/refunds/",
+            body,
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        )
 
 
 def transition(client, order, status):

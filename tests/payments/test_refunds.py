@@ -1,5 +1,6 @@
 """POST /api/v1/payments/{id}/refunds/ and the refund of a cancelled paid order."""
 
+import uuid
 from decimal import Decimal
 from io import StringIO
 
@@ -37,7 +38,12 @@ def delivered(paid, order):
 def refund(client, payment, **body):
     """Ask for a refund; what is queued after commit (the gateway call, emails) runs too."""
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(f"/api/v1/payments/{payment.pk}/refunds/", body, format="json")
+        return client.post(
+            f"/api/v1/payments/{payment.pk}/refunds/",
+            body,
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        )
 
 
 def transition(order, status):
@@ -145,7 +151,10 @@ def test_only_staff_refund(delivered, user_client):
 
 def test_unknown_payment_is_404(staff_client):
     response = staff_client.post(
-        "/api/v1/payments/999999/refunds/", {"amount": "1.00", "reason": "x"}, format="json"
+        "/api/v1/payments/999999/refunds/",
+        {"amount": "1.00", "reason": "x"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-404",
     )
     assert response.status_code == 404
 

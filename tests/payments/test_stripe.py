@@ -97,6 +97,7 @@ def test_stripe_end_to_end(fake, order, product, user_client, staff_client, sett
             f"/api/v1/payments/{payment.pk}/refunds/",
             {"amount": "10.00", "reason": "Scratched"},
             format="json",
+            HTTP_IDEMPOTENCY_KEY="refund-scratched",
         )
     assert refunded.status_code == 201, refunded.data
     refund = Refund.objects.get(pk=refunded.data["id"])
