@@ -52,7 +52,7 @@ from .models import (
     OrderStatus,
 )
 from .selectors import cart_get_for_guest
-from .signals import order_refund_requested
+from .signals import order_closing, order_refund_requested
 
 logger = logging.getLogger(__name__)
 
@@ -774,27 +774,66 @@ def order_refund_reverse(*, order_id: int, amount: Decimal) -> Order:
     return locked
 
 
-@transaction.atomic
+def _in_transaction() -> bool:
+    """Whether a transaction of ours is open (a test case's wrapping one does not count)."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def _order_closing_send(order: Order, *, to_status: str) -> None:
+    """Let payments close what may still take money for the order; a receiver may refuse."""
+    if _in_transaction():
+        raise RuntimeError("An unpaid order is cancelled or expired with no transaction open.")
+    order_closing.send(sender=Order, order=order, to_status=to_status)
+
+
 def order_cancel_unpaid(*, order: Order, actor, by_guest: bool = False) -> Order:
     """Cancel an order that is still waiting for payment (its owner, a guest's link, or staff).
 
-    The status is checked under the row lock: an order paid a moment ago is not cancelled
-    here (that is the staff transition, which refunds).
+    Must be called with no transaction open: `order_closing` goes first, so a hosted
+    checkout still open at the provider is closed before the order is (paid there first:
+    PaymentInProgress, and the order is paid). The status is then checked under the row
+    lock: an order paid a moment ago is not cancelled here (that is the staff transition,
+    which refunds), nor one whose payment is in progress.
     """
-    locked = order_lock(order_id=order.pk)
-    if locked.status != S.PENDING_PAYMENT:
-        raise InvalidTransition(
-            locked.status, S.CANCELLED, "Only unpaid orders can be cancelled here."
+    status = Order.objects.filter(pk=order.pk).values_list("status", flat=True).first()
+    if status != S.PENDING_PAYMENT:
+        raise InvalidTransition(status, S.CANCELLED, "Only unpaid orders can be cancelled here.")
+    _order_closing_send(order, to_status=S.CANCELLED)
+    with transaction.atomic():
+        locked = order_lock(order_id=order.pk)
+        if locked.status != S.PENDING_PAYMENT:
+            raise InvalidTransition(
+                locked.status, S.CANCELLED, "Only unpaid orders can be cancelled here."
+            )
+        by_owner = (actor is not None and locked.user_id == actor.pk) or (
+            by_guest and locked.user_id is None
         )
-    by_owner = (actor is not None and locked.user_id == actor.pk) or (
-        by_guest and locked.user_id is None
-    )
-    return order_transition(
-        order=locked,
-        to_status=S.CANCELLED,
-        actor=actor,
-        note="Cancelled by the customer." if by_owner else "Cancelled by staff.",
-    )
+        return order_transition(
+            order=locked,
+            to_status=S.CANCELLED,
+            actor=actor,
+            note="Cancelled by the customer." if by_owner else "Cancelled by staff.",
+        )
+
+
+def order_expire_unpaid(*, order: Order, now=None) -> Order | None:
+    """Expire an unpaid order whose reservation time ran out; None when it did not expire.
+
+    For an order a payment may still be taken for (a hosted checkout open at the provider):
+    must be called with no transaction open. `order_closing` goes first (a receiver that
+    raises refuses the expiry), then the reservations expire, which expires the order
+    (`order_expire_for_reference`, in inventory's transaction).
+    """
+    now = now or _now()
+    current = Order.objects.filter(pk=order.pk).only("status", "reservation_expires_at").first()
+    if current is None or current.status != S.PENDING_PAYMENT:
+        return None
+    if current.reservation_expires_at is None or current.reservation_expires_at > now:
+        return None
+    _order_closing_send(order, to_status=S.EXPIRED)
+    inventory_services.reservations_expire(reference=order.number, now=now)
+    order.refresh_from_db()
+    return order if order.status == S.EXPIRED else None
 
 
 def order_expire_for_reference(*, reference: str) -> Order | None:

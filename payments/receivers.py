@@ -2,8 +2,10 @@
 
 from django.dispatch import receiver
 
-from orders.signals import order_refund_requested
+from orders.signals import order_closing, order_refund_requested
 from outbox.services import task_enqueue
+
+from . import services
 
 
 @receiver(order_refund_requested, dispatch_uid="payments_refund_cancelled_order")
@@ -16,3 +18,10 @@ def refund_cancelled_order(sender, order, actor=None, **kwargs):
         getattr(actor, "pk", None),
         "Order cancelled by staff.",
     )
+
+
+@receiver(order_closing, dispatch_uid="payments_close_checkouts_before_the_order")
+def close_checkouts_before_the_order(sender, order, **kwargs):
+    # Sent with no transaction open, before an unpaid order is cancelled or expired: close
+    # what may still take money at the provider; raising refuses the cancel or expiry.
+    services.payment_checkouts_close(order_id=order.pk)

@@ -40,10 +40,12 @@ def webhook_events_purge() -> int:
 
 @shared_task(name="payments.tasks.payments_reconcile", acks_late=True)
 def payments_reconcile() -> dict:
-    """Ask the gateways about payments and refunds left processing; safe to run twice."""
+    """Ask the gateways about payments and refunds left processing, and close the checkouts
+    of orders past their reservation time (then expire them); safe to run twice."""
     return {
         "payments": services.payments_reconcile(),
         "refunds": services.refunds_reconcile(),
+        "expired_checkouts": services.orders_expire_with_open_checkouts(),
     }
 
 

@@ -118,9 +118,14 @@ class Gateway(ABC):
     def refund_status(self, *, payment, refund) -> RefundResult | None:
         """Return what the provider knows of this refund; None if it never reached it."""
 
-    def checkout_cancel(self, *, payment) -> ChargeResult | None:
-        """Close an open hosted checkout; return the payment's status after it."""
-        return self.payment_status(payment=payment)
+    @abstractmethod
+    def checkout_close(self, *, payment) -> ChargeResult | None:
+        """Close the payment's open hosted checkout so it can take no money any more.
+
+        Return the payment's status after it: FAILED once closed, SUCCEEDED when the
+        shopper paid first, PENDING when the provider cannot close it (a payment waiting
+        for its bank). Raise GatewayUnavailable when the provider cannot be reached.
+        """
 
     # -- webhooks ---------------------------------------------------------------------------
     def webhook_verify(self, *, body: bytes, headers: Mapping[str, str], now=None) -> None:

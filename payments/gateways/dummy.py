@@ -166,7 +166,9 @@ class DummyGateway(Gateway):
         ).first()
         return None if record is None else RefundResult(record.status, record.reference)
 
-    def checkout_cancel(self, *, payment) -> ChargeResult | None:
+    def checkout_close(self, *, payment) -> ChargeResult | None:
+        # One conditional UPDATE: the shopper paying on the provider's page (checkout_pay)
+        # moves the same row out of `open`, so exactly one of the two wins.
         DummyProviderRecord.objects.filter(
             kind=DummyProviderRecord.Kind.PAYMENT, key=payment.provider_key, status=OPEN
         ).update(status=FAILED, failure_code="cancelled")

@@ -13,6 +13,7 @@ API_BASE (or `stripe.api_base`) points the SDK elsewhere, for the offline test f
 """
 
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 
 import stripe
@@ -56,6 +57,10 @@ ZERO_DECIMAL = frozenset(
     ]
 )
 TIMEOUT_SECONDS = 20
+# A Checkout Session may expire 30 minutes to 24 hours after it is made (Stripe's
+# `expires_at`); a margin keeps a clock a little ahead of Stripe's inside those bounds.
+SESSION_MIN_LIFETIME = timedelta(minutes=30) + timedelta(minutes=2)
+SESSION_MAX_LIFETIME = timedelta(hours=24) - timedelta(minutes=5)
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -110,10 +115,21 @@ class StripeGateway(Gateway):
             )
         return {}
 
+    @staticmethod
+    def session_expires_at(payment) -> int:
+        """Return when the payment's session expires (epoch seconds): at the reservation's
+        expiry, within Stripe's bounds. From the payment's creation, so a retry with the
+        same idempotency key sends the same parameters."""
+        made = payment.created_at
+        wanted = payment.order.reservation_expires_at or made
+        expires = min(max(wanted, made + SESSION_MIN_LIFETIME), made + SESSION_MAX_LIFETIME)
+        return int(expires.timestamp())
+
     def _session_params(self, payment, idempotency_key: str, urls: ReturnUrls) -> dict:
         number = payment.order.number
         return {
             "mode": "payment",
+            "expires_at": self.session_expires_at(payment),
             "line_items": [
                 {
                     "quantity": 1,
@@ -169,13 +185,19 @@ class StripeGateway(Gateway):
             payment=payment, details={}, idempotency_key=payment.provider_key, return_urls=urls
         )
 
-    def checkout_cancel(self, *, payment) -> ChargeResult | None:
-        if not payment.gateway_reference:
-            return self.payment_status(payment=payment)
+    def checkout_close(self, *, payment) -> ChargeResult | None:
+        reference = payment.gateway_reference
+        if not reference:  # phase 3 did not record the session: ask for it by our key
+            found = self.payment_status(payment=payment)
+            if found is None or found.status != PENDING or not found.reference:
+                return found
+            reference = found.reference
         try:
-            session = self._client().v1.checkout.sessions.expire(payment.gateway_reference)
+            session = self._client().v1.checkout.sessions.expire(reference)
         except stripe.InvalidRequestError:  # already complete or expired: ask what it is
-            return self.payment_status(payment=payment)
+            return self._session_result(
+                self._call(self._client().v1.checkout.sessions.retrieve, reference)
+            )
         except stripe.StripeError as exc:
             raise GatewayUnavailable(str(exc)) from exc
         return self._session_result(session)

@@ -15,10 +15,16 @@ Money never moves inside a transaction: a gateway is called only through
 from .charges import (
     payment_abandon,
     payment_apply_result,
+    payment_checkouts_close,
     payment_start,
 )
 from .common import order_unpayable_reason
-from .reconcile import payments_reconcile, refunds_reconcile, webhook_events_purge
+from .reconcile import (
+    orders_expire_with_open_checkouts,
+    payments_reconcile,
+    refunds_reconcile,
+    webhook_events_purge,
+)
 from .refunds import order_payments_refund, refund_create, refund_create_once, refund_execute
 from .reviews import payment_review_approve, payment_review_reject
 from .webhooks import (
@@ -35,8 +41,10 @@ __all__ = [
     "WEBHOOK_MAX_ATTEMPTS",
     "order_payments_refund",
     "order_unpayable_reason",
+    "orders_expire_with_open_checkouts",
     "payment_abandon",
     "payment_apply_result",
+    "payment_checkouts_close",
     "payment_review_approve",
     "payment_review_reject",
     "payment_start",

@@ -23,6 +23,7 @@ from django.utils.crypto import salted_hmac
 
 from orders import services as orders_services
 from orders.errors import InvalidTransition
+from orders.errors import PaymentInProgress as OrdersPaymentInProgress
 from orders.locking import order_lock
 from orders.models import Order
 
@@ -228,7 +229,9 @@ def payment_apply_result(
             payment.gateway_status = GatewayStatus.PENDING
             payment.redirect_url = result.redirect_url or payment.redirect_url
             payment.save()
-            orders_services.order_payment_end(order_id=payment.order_id)
+            # The provider may still take the money (a hosted checkout is open, a bank is
+            # confirming): the order keeps its payment-in-progress mark, so it is neither
+            # cancelled nor expired until `payment_checkouts_close` closed it at the provider.
     return payment
 
 
@@ -315,7 +318,7 @@ def payment_abandon(*, payment: Payment) -> Payment:
         return payment
     gw = gateway_get(payment.gateway)
     try:
-        result = gateway_call(gw.checkout_cancel, payment=payment)
+        result = gateway_call(gw.checkout_close, payment=payment)
     except GatewayUnavailable:
         logger.warning("payment %s: could not close its checkout; reconcile will", payment.pk)
         return payment
@@ -324,3 +327,57 @@ def payment_abandon(*, payment: Payment) -> Payment:
     return payment_apply_result(
         payment_id=payment.pk, result=result, from_statuses=(P.PROCESSING, P.PENDING)
     )
+
+
+def payment_checkouts_close(*, order_id: int) -> None:
+    """Close the order's payments that may still take money at the provider, before the order
+    is cancelled or expired; raise PaymentInProgress (orders') when one cannot be closed.
+
+    Called (through orders' `order_closing` signal) with no transaction open. The provider
+    decides: closed, the payment fails and the order may go; paid first, the payment is
+    applied (the order is paid) and the cancel or expiry is refused; not closable (a bank
+    confirming), it is refused too. Money is thus never taken after the order was closed.
+    """
+    open_payments = Payment.objects.filter(order_id=order_id, status__in=OPEN_STATUSES).exclude(
+        gateway_status=GatewayStatus.SUCCEEDED
+    )
+    for payment in open_payments.order_by("pk"):
+        if payment.status == P.PROCESSING:  # phase 2 is talking to the provider right now
+            raise OrdersPaymentInProgress()
+        gw = gateway_get(payment.gateway)
+        try:
+            result = gateway_call(gw.checkout_close, payment=payment)
+        except GatewayUnavailable as exc:
+            logger.warning("payment %s: could not close its checkout: %s", payment.pk, exc)
+            raise OrdersPaymentInProgress(
+                "The payment provider could not be reached to close the payment; try again."
+            ) from exc
+        status = result.status if result is not None else PENDING
+        if status == PENDING:
+            raise OrdersPaymentInProgress(
+                "A payment for this order is waiting for its bank; try again later."
+            )
+        payment = _checkout_closed_apply(payment_id=payment.pk, result=result)
+        if status == SUCCEEDED:
+            logger.info("payment %s was paid before its order could be closed", payment.pk)
+            raise OrdersPaymentInProgress("This order was paid a moment ago.")
+
+
+def _checkout_closed_apply(*, payment_id: int, result: ChargeResult) -> Payment:
+    """Phase 3 of a close: a pending payment settles; one held for review keeps its hold."""
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        if payment.status != P.REVIEW:
+            return payment_apply_result(
+                payment_id=payment_id, result=result, from_statuses=(P.PENDING,)
+            )
+        if result.reference and not payment.gateway_reference:
+            payment.gateway_reference = result.reference
+        if result.status == SUCCEEDED:  # staff decide on the money, as for its webhook
+            payment.gateway_status = GatewayStatus.SUCCEEDED
+            payment.save()
+        else:
+            payment_settle_failed(
+                payment, failure_code=result.failure_code or "cancelled", message="Closed."
+            )
+        return payment

@@ -5,9 +5,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 
+from orders import services as orders_services
+from orders.errors import OrdersError
+from orders.models import Order, OrderStatus
+
 from ..gateways import gateway_get
 from ..gateways.base import FAILED, PENDING, ChargeResult, GatewayUnavailable
-from ..models import Payment, Refund, RefundStatus, WebhookEvent
+from ..models import OPEN_STATUSES, GatewayStatus, Payment, Refund, RefundStatus, WebhookEvent
 from .charges import payment_apply_result
 from .common import P, gateway_call, logger, now
 from .refunds import refund_apply_result, refund_execute
@@ -54,6 +58,40 @@ def payments_reconcile(*, older_than: timedelta | None = None) -> dict[str, int]
         if after != before:
             counts["changed"] += 1
             logger.info("reconcile: payment %s %s -> %s", payment.pk, before, after)
+    return counts
+
+
+def orders_expire_with_open_checkouts() -> dict[str, int]:
+    """Expire unpaid orders past their reservation time whose checkout is still open.
+
+    Inventory's expiry job cannot expire them (money may still be taken, and it runs inside
+    a transaction): orders' `order_expire_unpaid` closes the checkout at the provider
+    first (its `order_closing` signal), then expires the order. Paid at the provider
+    meanwhile: the payment is applied instead.
+    """
+    order_ids = (
+        Payment.objects.filter(
+            status__in=OPEN_STATUSES,
+            order__status=OrderStatus.PENDING_PAYMENT,
+            order__reservation_expires_at__lte=now(),
+        )
+        .exclude(gateway_status=GatewayStatus.SUCCEEDED)
+        .exclude(status=P.PROCESSING)
+        .values_list("order_id", flat=True)
+        .distinct()[:500]
+    )
+    counts = {"expired": 0, "refused": 0, "failed": 0}
+    for order in Order.objects.filter(pk__in=list(order_ids)).order_by("pk"):
+        try:
+            expired = orders_services.order_expire_unpaid(order=order)
+        except OrdersError as exc:  # paid meanwhile, or a bank still confirming
+            logger.info("reconcile: order %s not expired: %s", order.number, exc)
+            counts["refused"] += 1
+        except Exception:
+            logger.exception("reconcile: order %s could not be expired", order.number)
+            counts["failed"] += 1
+        else:
+            counts["expired" if expired is not None else "refused"] += 1
     return counts
 
 

@@ -1,11 +1,13 @@
 """A small local fake of Stripe's HTTP API, for offline tests of the Stripe gateway.
 
-Serves what the gateway uses (Checkout Sessions: create, retrieve, expire; Refunds:
-create, retrieve) on 127.0.0.1, honours Idempotency-Key like Stripe (the same key answers
-the first response; the same key with other parameters is an error), and plays the
-shopper and Stripe's webhook sender: `complete()` pays a session and `event()` builds a
-webhook signed exactly as Stripe signs (`Stripe-Signature: t=<ts>,v1=<HMAC-SHA256 of
-"<ts>.<payload>">`). Written from Stripe's API reference, independent of our code.
+Serves what the gateway uses (Checkout Sessions: create (with Stripe's 30 minute to 24
+hour bounds on `expires_at`), retrieve, expire (`POST /v1/checkout/sessions/{id}/expire`,
+only while open); Refunds: create, retrieve) on 127.0.0.1, honours Idempotency-Key like
+Stripe (the same key answers the first response; the same key with other parameters is an
+error), and plays the shopper and Stripe's webhook sender: `complete()` pays a session
+(only an open one) and `event()` builds a webhook signed exactly as Stripe signs
+(`Stripe-Signature: t=<ts>,v1=<HMAC-SHA256 of "<ts>.<payload>">`). Written from Stripe's
+API reference, independent of our code.
 """
 
 import hashlib
@@ -117,6 +119,15 @@ class FakeStripe:
         parts = path.strip("/").split("/")
         if parts[:3] == ["v1", "checkout", "sessions"]:
             if method == "POST" and len(parts) == 3:
+                expires_at = params.get("expires_at")
+                if expires_at is not None:
+                    lifetime = int(expires_at) - int(time.time())
+                    if not 30 * 60 <= lifetime <= 24 * 3600:
+                        return 400, self.error(
+                            "The `expires_at` timestamp must be between 30 minutes and 24 "
+                            "hours from Checkout Session creation.",
+                            "parameter_invalid_integer",
+                        )
                 return 200, self._session_create(params)
             session = self.sessions.get(parts[3]) if len(parts) > 3 else None
             if session is None:
@@ -152,6 +163,7 @@ class FakeStripe:
             "success_url": params["success_url"],
             "cancel_url": params["cancel_url"],
             "payment_intent": None,
+            "expires_at": int(params.get("expires_at") or time.time() + 24 * 3600),
             "url": f"https://checkout.stripe.test/c/pay/{session_id}",
             "livemode": False,
         }
@@ -184,9 +196,11 @@ class FakeStripe:
 
     # -- the shopper and Stripe's webhook sender -------------------------------------------
     def complete(self, session_id: str) -> dict:
-        """The shopper paid on Stripe's page."""
+        """The shopper paid on Stripe's page (only an open session takes money)."""
         with self.lock:
             session = self.sessions[session_id]
+            if session["status"] != "open":
+                raise ValueError(f"Checkout Session {session_id} is {session['status']}.")
             session.update(
                 status="complete",
                 payment_status="paid",
