@@ -12,10 +12,7 @@ def cart_items(*, cart: Cart | None) -> list[CartItem]:
     """Return the cart's items with products and `line_total`, oldest first ([] without a cart)."""
     if cart is None or cart.pk is None:
         return []
-    items = list(cart.items.select_related("product").order_by("added_at", "id"))
-    for item in items:
-        item.line_total = item.product.price * item.quantity
-    return items
+    return _with_line_totals(cart.items.all())
 
 
 def cart_items_for_visitor(*, user=None, cart_id=None) -> list[CartItem]:
@@ -27,6 +24,10 @@ def cart_items_for_visitor(*, user=None, cart_id=None) -> list[CartItem]:
             items = CartItem.objects.filter(cart_id=int(cart_id), cart__user__isnull=True)
         except (TypeError, ValueError):
             return []
+    return _with_line_totals(items)
+
+
+def _with_line_totals(items: QuerySet[CartItem]) -> list[CartItem]:
     items = list(items.select_related("product").order_by("added_at", "id"))
     for item in items:
         item.line_total = item.product.price * item.quantity
