@@ -16,8 +16,9 @@ from rest_framework.test import APIClient
 
 from orders import services as orders_services
 from orders.models import Order
+from payments import dummy_provider
 from payments.gateways.dummy import DummyGateway
-from payments.models import Payment, Refund
+from payments.models import DummyProviderRecord, Payment, Refund
 from tests.factories import UserFactory
 from tests.helpers import error_code
 from tests.payments.factories import (
@@ -106,43 +107,104 @@ def test_concurrent_refunds_never_exceed_the_payment():
     assert order.status == "partially_refunded"
 
 
-def test_webhook_success_racing_a_shopper_cancel_ends_consistent(settings):
-    order, product, payment = _paid_order(card=CARD_PENDING)
-    assert payment.status == "pending"
+def _answer(response):
+    return response.status_code, error_code(response) if response.status_code >= 400 else ""
+
+
+def test_webhook_success_racing_a_shopper_cancel_is_paid_or_cancelled_never_refunded(settings):
+    """A payment waiting for its bank: the cancel cannot close it, so it never wins over money."""
     secret = settings.PAYMENT_GATEWAYS["dummy"]["WEBHOOK_SECRET"]
-    body = event_body("payment.succeeded", payment)
-
-    def deliver():
-        return (
-            APIClient()
-            .generic(
-                "POST",
-                WEBHOOK_URL,
-                body,
-                content_type="application/json",
-                HTTP_X_SIGNATURE=sign(body, secret),
-            )
-            .status_code
+    for _ in range(3):
+        client, order, product = _shopper_with_order()
+        started = client.post(
+            f"/api/v1/orders/{order.number}/payments/",
+            {"gateway": "dummy", "card_number": CARD_PENDING},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
         )
+        payment = Payment.objects.get(pk=started.data["id"])
+        assert payment.status == "pending"
+        body = event_body("payment.succeeded", payment)
 
-    def cancel():
-        try:
-            orders_services.order_transition(order=order, to_status="cancelled")
-            return "cancelled"
-        except Exception as exc:  # the payment won: the order is paid
-            return type(exc).__name__
+        def deliver(body=body):
+            return (
+                APIClient()
+                .generic(
+                    "POST",
+                    WEBHOOK_URL,
+                    body,
+                    content_type="application/json",
+                    HTTP_X_SIGNATURE=sign(body, secret),
+                )
+                .status_code
+            )
 
-    answers = _run_together(deliver, cancel)
-    assert answers[0] == 200
-    order.refresh_from_db()
-    payment.refresh_from_db()
-    if order.status == "paid":
-        assert payment.status == "succeeded" and answers[1] == "InvalidTransition"
-        assert stock_of(product) == (8, 0, 8)
-    else:
-        assert order.status == "cancelled"
-        assert payment.status == "refunded"  # money that came too late went back
-        assert stock_of(product) == (10, 0, 10)
+        def cancel(client=client, order=order):
+            return _answer(client.post(f"/api/v1/orders/{order.number}/cancel/"))
+
+        delivered, (cancel_status, cancel_code) = _run_together(deliver, cancel)
+        assert delivered == 200
+        order.refresh_from_db()
+        payment.refresh_from_db()
+        assert not Refund.objects.filter(payment__order=order).exists()  # never charged back
+        if order.status == Order.Status.PAID:
+            assert payment.status == "succeeded"
+            assert (cancel_status, cancel_code) in (
+                (409, "payment_in_progress"),
+                (409, "invalid_transition"),
+            )
+            assert stock_of(product) == (9, 0, 9)
+        else:
+            assert order.status == Order.Status.CANCELLED and cancel_status == 200
+            assert payment.status == "failed" and payment.refunded_amount == 0
+            assert stock_of(product) == (10, 0, 10)
+    assert ledger_clean()
+
+
+def test_paying_on_the_hosted_page_racing_a_shopper_cancel_is_paid_or_cancelled():
+    """Pay vs cancel on the hosted path: one of them wins at the provider; no refund ever."""
+    outcomes = set()
+    for round_ in range(6):
+        client, order, product = _shopper_with_order()
+        opened = client.post(
+            f"/api/v1/orders/{order.number}/payments/",
+            {"gateway": "dummy"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        )
+        assert opened.status_code == 201 and opened.data["redirect_url"], opened.data
+        payment = Payment.objects.get(pk=opened.data["id"])
+
+        def pay(payment=payment, delay=0.05 * (round_ % 4)):
+            time.sleep(delay)  # the shopper types the card while the cancel is on its way
+            return dummy_provider.checkout_pay(
+                reference=payment.gateway_reference, card_number=CARD_OK
+            )
+
+        def cancel(client=client, order=order):
+            return _answer(client.post(f"/api/v1/orders/{order.number}/cancel/"))
+
+        back_to, (cancel_status, cancel_code) = _run_together(pay, cancel)
+        order.refresh_from_db()
+        payment.refresh_from_db()
+        record = DummyProviderRecord.objects.get(kind="payment", key=payment.provider_key)
+        assert not Refund.objects.filter(payment__order=order).exists()  # never charged back
+        if order.status == Order.Status.PAID:
+            outcomes.add("paid")
+            assert (payment.status, record.status) == ("succeeded", "succeeded")
+            assert (cancel_status, cancel_code) in (
+                (409, "payment_in_progress"),
+                (409, "invalid_transition"),
+            )
+            assert back_to == payment.return_url
+            assert stock_of(product) == (9, 0, 9)
+        else:
+            outcomes.add("cancelled")
+            assert order.status == Order.Status.CANCELLED and cancel_status == 200
+            assert (payment.status, record.status) == ("failed", "failed")
+            assert back_to == payment.cancel_url  # the provider took nothing
+            assert stock_of(product) == (10, 0, 10)
+    assert outcomes  # each round ended one way or the other
     assert ledger_clean()
 
 

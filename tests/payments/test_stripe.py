@@ -213,3 +213,66 @@ def test_reconcile_finds_the_session_a_crash_left_unrecorded(fake, order, user_c
     assert payment.status == "pending"
     assert len(fake.sessions) == 1  # Stripe answered the same session (same key)
     assert payment.gateway_reference in fake.sessions
+
+
+def test_a_session_expires_with_the_reservation_within_stripes_bounds(fake, order, user_client):
+    response = start(user_client, order)
+    payment = Payment.objects.get(pk=response.data["id"])
+    order.refresh_from_db()
+    create = next(r for r in fake.requests if r[1] == "/v1/checkout/sessions")
+    expires_at = int(create[2]["expires_at"])
+    made = payment.created_at.timestamp()
+    # At least Stripe's 30 minutes (the 15-minute reservation is shorter), at most 24 hours.
+    assert 30 * 60 < expires_at - made <= 24 * 3600
+    assert expires_at >= int(order.reservation_expires_at.timestamp())
+    assert fake.sessions[payment.gateway_reference]["expires_at"] == expires_at
+
+
+def test_a_long_reservation_is_the_sessions_expiry(fake, order, user_client):
+    Order.objects.filter(pk=order.pk).update(
+        reservation_expires_at=timezone.now() + timedelta(hours=2)
+    )
+    order.refresh_from_db()
+    payment = Payment.objects.get(pk=start(user_client, order).data["id"])
+    session = fake.sessions[payment.gateway_reference]
+    assert session["expires_at"] == int(order.reservation_expires_at.timestamp())
+
+
+def test_cancelling_expires_the_stripe_session_before_the_order(fake, order, product, user_client):
+    payment = Payment.objects.get(pk=start(user_client, order).data["id"])
+    session_id = payment.gateway_reference
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = user_client.post(f"/api/v1/orders/{order.number}/cancel/")
+
+    assert response.status_code == 200, response.data
+    expire = [r for r in fake.requests if r[1] == f"/v1/checkout/sessions/{session_id}/expire"]
+    assert len(expire) == 1 and expire[0][0] == "POST"
+    assert fake.sessions[session_id]["status"] == "expired"
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    payment.refresh_from_db()
+    assert payment.status == "failed"
+    assert stock_of(product) == (10, 0, 10)
+    with pytest.raises(ValueError):  # the shopper's open tab can no longer pay
+        fake.complete(session_id)
+
+
+def test_cancelling_after_paying_on_stripe_is_refused_and_the_order_is_paid(
+    fake, order, product, user_client
+):
+    payment = Payment.objects.get(pk=start(user_client, order).data["id"])
+    fake.complete(payment.gateway_reference)  # paid; Stripe's webhook has not arrived yet
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = user_client.post(f"/api/v1/orders/{order.number}/cancel/")
+
+    assert response.status_code == 409
+    assert error_code(response) == "payment_in_progress"
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    payment.refresh_from_db()
+    assert payment.status == "succeeded"
+    assert not Refund.objects.exists()
+    assert stock_of(product) == (7, 0, 7)
+    assert ledger_clean()
