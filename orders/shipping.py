@@ -10,9 +10,13 @@ again when its transaction commits, so the next read goes to the database. The t
 before the database is, so a read racing an edit stores its rows under a token that is
 replaced, never served. Writes that send no signals (QuerySet.update(), raw SQL) are seen
 within CACHE_TTL.
+
+While the cache is unreachable (Redis restarting) the methods are read from the database and
+checkout goes on; a token that could not be replaced then is stale for CACHE_TTL at most.
 """
 
 import functools
+import logging
 import uuid
 import zlib
 from decimal import Decimal
@@ -22,12 +26,18 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django_countries import countries
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .models import ShippingMethod
 
 CENT = Decimal("0.01")
 VERSION_KEY = "orders:shipping-methods:version"
 CACHE_TTL = 300  # seconds: the bound on staleness for writes that send no signals
+# What django-redis raises when Redis cannot be reached.
+CACHE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -55,20 +65,33 @@ def _method(row: tuple) -> ShippingMethod:
     return method
 
 
+def _active_methods_read() -> list[ShippingMethod]:
+    return list(ShippingMethod.objects.filter(active=True).order_by("position", "price", "id"))
+
+
 def _active_methods() -> list[ShippingMethod]:
     """Return the active methods, cheapest position first: from the cache, else one query."""
     key = _cache_key()
-    found = cache.get_many([VERSION_KEY, key])
+    try:
+        found = cache.get_many([VERSION_KEY, key])
+    except CACHE_ERRORS as exc:
+        logger.warning("shipping methods: cache unavailable (%s); read from the database", exc)
+        return _active_methods_read()
     version, entry = found.get(VERSION_KEY), found.get(key)
     if version is not None and entry is not None and entry[0] == version:
         return [_method(row) for row in entry[1]]
-    if version is None:
-        fresh = uuid.uuid4().hex
-        version = fresh if cache.add(VERSION_KEY, fresh, timeout=None) else cache.get(VERSION_KEY)
-    methods = list(ShippingMethod.objects.filter(active=True).order_by("position", "price", "id"))
-    if version is not None:
-        cache.set(key, (version, [_row(method) for method in methods]), timeout=CACHE_TTL)
-    return methods
+    methods = None
+    try:
+        if version is None:
+            fresh = uuid.uuid4().hex
+            added = cache.add(VERSION_KEY, fresh, timeout=None)
+            version = fresh if added else cache.get(VERSION_KEY)
+        methods = _active_methods_read()
+        if version is not None:
+            cache.set(key, (version, [_row(method) for method in methods]), timeout=CACHE_TTL)
+    except CACHE_ERRORS as exc:
+        logger.warning("shipping methods: cache unavailable (%s); read from the database", exc)
+    return methods if methods is not None else _active_methods_read()
 
 
 def shipping_method_cache_invalidate() -> None:
@@ -82,7 +105,10 @@ def shipping_method_cache_invalidate() -> None:
 
 
 def _version_replace() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    try:
+        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    except CACHE_ERRORS as exc:  # the cached rows lapse within CACHE_TTL
+        logger.warning("shipping methods: cache unavailable (%s); not invalidated", exc)
 
 
 def shipping_method_list(*, country: str | None = None) -> list[ShippingMethod]:
