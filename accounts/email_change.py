@@ -15,10 +15,11 @@ from celery import shared_task
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
+from outbox.mail import mail_send
 from outbox.services import task_enqueue
 
 from .errors import InvalidToken
@@ -96,7 +97,15 @@ def email_change_confirm(*, token: str) -> User:
     return user
 
 
-def email_change_mail(*, kind: str, user_id: int, address: str, new_email: str, link: str = ""):
+def email_change_mail(
+    *,
+    kind: str,
+    user_id: int,
+    address: str,
+    new_email: str,
+    link: str = "",
+    once_key: str | None = None,
+):
     """Send one of the email-change mails; False when the account is gone."""
     user = User.objects.filter(pk=user_id).first()
     if user is None:
@@ -107,24 +116,34 @@ def email_change_mail(*, kind: str, user_id: int, address: str, new_email: str, 
         "requested": "a change of your email address was requested",
         "changed": "your email address was changed",
     }
-    body = render_to_string(
-        f"accounts/email/email_change_{kind}.txt",
-        {
-            "user": user,
-            "new_email": new_email,
-            "link": link,
-            "hours": settings.EMAIL_VERIFICATION_TIMEOUT // 3600,
-            "shop_name": settings.SHOP_NAME,
-            "site_url": settings.SITE_URL,
-        },
-    )
-    send_mail(f"{settings.SHOP_NAME}: {subjects[kind]}", body, None, [address])
-    return True
+
+    def build() -> EmailMessage:
+        body = render_to_string(
+            f"accounts/email/email_change_{kind}.txt",
+            {
+                "user": user,
+                "new_email": new_email,
+                "link": link,
+                "hours": settings.EMAIL_VERIFICATION_TIMEOUT // 3600,
+                "shop_name": settings.SHOP_NAME,
+                "site_url": settings.SITE_URL,
+            },
+        )
+        return EmailMessage(f"{settings.SHOP_NAME}: {subjects[kind]}", body, to=[address])
+
+    return mail_send(build=build, once_key=once_key and f"accounts.email-change:{once_key}")
 
 
-@shared_task(name="accounts.tasks.email_change_mail_send", acks_late=True)
-def email_change_mail_send(kind: str, user_id: int, address: str, new_email: str, link: str = ""):
-    """Send one email-change mail (a second run sends it again; harmless, like the others)."""
+@shared_task(bind=True, name="accounts.tasks.email_change_mail_send", acks_late=True)
+def email_change_mail_send(
+    self, kind: str, user_id: int, address: str, new_email: str, link: str = ""
+):
+    """Send one email-change mail, once per task id."""
     return email_change_mail(
-        kind=kind, user_id=user_id, address=address, new_email=new_email, link=link
+        kind=kind,
+        user_id=user_id,
+        address=address,
+        new_email=new_email,
+        link=link,
+        once_key=self.request.id,
     )

@@ -112,6 +112,22 @@ def mail_send_once(
     return message is not None
 
 
+def mail_send(*, build: Callable[[], EmailMessage | None], once_key: str | None = None) -> bool:
+    """Send the message `build` returns; once per `once_key` when one is given.
+
+    Tasks pass their Celery task id (fixed per outbox message, kept through redeliveries),
+    so a task that runs twice sends its email once. `build` runs only when the email is to
+    go out, so what it does (issuing a code, making a link) happens once too.
+    """
+    if once_key is not None:
+        return mail_send_once(key=once_key, build=build)
+    message = build()
+    if message is None:
+        return False
+    message.send()
+    return True
+
+
 def mail_deliveries_purge(*, older_than) -> int:
     """Delete records of emails sent before `older_than`; the domain keeps its own marker."""
     deleted, _ = MailDelivery.objects.filter(sent_at__lt=older_than).delete()

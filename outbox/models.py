@@ -1,5 +1,7 @@
 """The transactional outbox: Celery tasks recorded with the write that asks for them."""
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -30,6 +32,11 @@ class OutboxMessage(models.Model):
     # a token), bound again when the message is published, so a task the sweep sends later
     # logs under the request that asked for it.
     context = models.JSONField(default=dict, db_default={}, blank=True)
+    # The Celery task id, fixed when the row is written: every publish of the message (after
+    # commit, by the sweep, again after a publish whose DELETE was lost) and every redelivery
+    # carries the same id, so a task can do a thing once per id (outbox.mail). Empty for rows
+    # a previous release wrote.
+    task_id = models.UUIDField(default=uuid.uuid4, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("pk",)

@@ -185,6 +185,8 @@ def _publish(message: OutboxMessage) -> None:
     task = _task(message.task_name)
     countdown = _remaining_countdown(message)
     options = {"countdown": countdown} if countdown else {}
+    if message.task_id:
+        options["task_id"] = str(message.task_id)
     with _bound_context(message.context or {}):
         if _eager():
             task.apply_async(args=message.args, kwargs=message.kwargs, **options)

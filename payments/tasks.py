@@ -86,10 +86,10 @@ def refund_notify(refund_id: int) -> bool:
     return notices.refund_notify(refund_id=refund_id)
 
 
-@shared_task(name="payments.tasks.staff_alert", acks_late=True, autoretry_for=(OSError,))
-def staff_alert(subject: str, body: str) -> int:
-    """Email staff about a payment that needs a person."""
-    return notices.staff_alert(subject=subject, body=body)
+@shared_task(bind=True, name="payments.tasks.staff_alert", acks_late=True, autoretry_for=(OSError,))
+def staff_alert(self, subject: str, body: str) -> int:
+    """Email staff about a payment that needs a person, once per task id."""
+    return notices.staff_alert(subject=subject, body=body, once_key=self.request.id)
 
 
 @shared_task(name="payments.tasks.dummy_provider_settle", acks_late=True)

@@ -1,14 +1,17 @@
 """The mails accounts sends (run by tasks, outside any transaction) and their links."""
 
 import hashlib
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from outbox.mail import mail_send
 
 from .. import codes, tokens
 from ..client import NO_CLIENT
@@ -56,64 +59,82 @@ def email_verification_token_make(*, user: User) -> str:
     return f"{uidb64(user)}.{tokens.email_verification_token.make_token(user)}"
 
 
-def _mail(*, user: User, subject: str, template: str, context: dict) -> None:
-    body = render_to_string(
-        template,
-        {"user": user, "site_url": settings.SITE_URL, "shop_name": settings.SHOP_NAME, **context},
-    )
-    send_mail(f"{settings.SHOP_NAME}: {subject}", body, None, [user.email])
+def _mail(
+    *, user: User, subject: str, template: str, context: Callable[[], dict], once_key: str | None
+) -> bool:
+    """Send one mail to the user; `context` is made only when the mail goes out."""
+
+    def build() -> EmailMessage:
+        body = render_to_string(
+            template,
+            {
+                "user": user,
+                "site_url": settings.SITE_URL,
+                "shop_name": settings.SHOP_NAME,
+                **context(),
+            },
+        )
+        return EmailMessage(f"{settings.SHOP_NAME}: {subject}", body, to=[user.email])
+
+    return mail_send(build=build, once_key=once_key)
 
 
-def verification_email_send(*, user_id: int) -> bool:
-    """Send the verification link; False when the account is gone or already verified."""
+def verification_email_send(*, user_id: int, once_key: str | None = None) -> bool:
+    """Send the verification link; False when the account is gone or already verified.
+
+    `once_key` (a task's id) makes a second run of the same task send nothing.
+    """
     user = User.objects.filter(pk=user_id, is_active=True, email_verified=False).first()
     if user is None:
         return False
-    link = email_link("verify", token=email_verification_token_make(user=user))
-    _mail(
+    return _mail(
         user=user,
         subject="confirm your email address",
         template="accounts/email/verification.txt",
-        context={
-            "link": link,
+        context=lambda: {
+            "link": email_link("verify", token=email_verification_token_make(user=user)),
             "hours": settings.EMAIL_VERIFICATION_TIMEOUT // 3600,
             "code": codes.code_issue(purpose="verify", user=user),
             "code_minutes": settings.EMAIL_CODE_MINUTES,
         },
+        once_key=once_key and f"accounts.verify:{once_key}",
     )
-    return True
 
 
-def account_exists_email_send(*, user_id: int) -> bool:
+def account_exists_email_send(*, user_id: int, once_key: str | None = None) -> bool:
     """Tell the owner of an email that someone tried to register it again."""
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         return False
-    _mail(
+    return _mail(
         user=user,
         subject="you already have an account",
         template="accounts/email/account_exists.txt",
-        context={"login_url": f"{settings.SITE_URL}/account/login/"},
+        context=lambda: {"login_url": f"{settings.SITE_URL}/account/login/"},
+        once_key=once_key and f"accounts.exists:{once_key}",
     )
-    return True
 
 
-def password_reset_email_send(*, user_id: int) -> bool:
+def password_reset_email_send(*, user_id: int, once_key: str | None = None) -> bool:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return False
-    token = default_token_generator.make_token(user)
-    _mail(
-        user=user,
-        subject="reset your password",
-        template="accounts/email/password_reset.txt",
-        context={
+
+    def context() -> dict:
+        token = default_token_generator.make_token(user)
+        return {
             "link": email_link("reset", uid=uidb64(user), token=token),
             "code": codes.code_issue(purpose="reset", user=user),
             "code_minutes": settings.EMAIL_CODE_MINUTES,
             "uid": uidb64(user),
             "token": token,
             "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
-        },
+        }
+
+    return _mail(
+        user=user,
+        subject="reset your password",
+        template="accounts/email/password_reset.txt",
+        context=context,
+        once_key=once_key and f"accounts.reset:{once_key}",
     )
-    return True

@@ -3,14 +3,14 @@ staff on payments held for review and refunds the provider refused. Queued after
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage, send_mail
+from django.core.mail import EmailMessage
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.links import email_link
 from orders import guest as orders_guest
-from outbox.mail import mail_send_once
+from outbox.mail import mail_send, mail_send_once
 from outbox.services import task_enqueue
 
 from ..models import Payment, Refund, RefundStatus
@@ -138,11 +138,19 @@ def staff_alert_recipients() -> list[str]:
     return sorted(set(users.filter(perm).values_list("email", flat=True)))
 
 
-def staff_alert(*, subject: str, body: str) -> int:
-    """Email staff about a payment that needs a person; return how many were mailed."""
+def staff_alert(*, subject: str, body: str, once_key: str | None = None) -> int:
+    """Email staff about a payment that needs a person; return how many were mailed.
+
+    `once_key` (a task's id) makes a second run of the same task mail nobody again.
+    """
     recipients = staff_alert_recipients()
-    if recipients:
-        send_mail(
+    if not recipients:
+        return 0
+
+    def build() -> EmailMessage:
+        return EmailMessage(
             f"[{settings.SHOP_NAME}] {subject}", body, settings.DEFAULT_FROM_EMAIL, recipients
         )
-    return len(recipients)
+
+    sent = mail_send(build=build, once_key=once_key and f"payments.staff-alert:{once_key}")
+    return len(recipients) if sent else 0
