@@ -49,6 +49,12 @@ def payments_reconcile() -> dict:
     }
 
 
+@shared_task(name="payments.tasks.orders_expire_with_open_checkouts", acks_late=True)
+def orders_expire_with_open_checkouts() -> dict:
+    """Close the open checkouts of orders past their reservation time, then expire them."""
+    return services.orders_expire_with_open_checkouts()
+
+
 @shared_task(
     name="payments.tasks.refund_execute",
     acks_late=True,
