@@ -181,9 +181,17 @@ class StripeGateway(Gateway):
         # Phase 2 may or may not have reached Stripe: asking again with the same key and
         # parameters answers the session it made, or makes it now (never two).
         urls = ReturnUrls(payment.return_url, payment.cancel_url)
-        return self.charge(
-            payment=payment, details={}, idempotency_key=payment.provider_key, return_urls=urls
-        )
+        try:
+            return self.charge(
+                payment=payment, details={}, idempotency_key=payment.provider_key, return_urls=urls
+            )
+        except GatewayUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, stripe.InvalidRequestError) and cause.param == "expires_at":
+                # Stripe replays a session it made for this key without checking again; it
+                # refused, so it never made one (and one made now could not keep its expiry).
+                return None
+            raise
 
     def checkout_close(self, *, payment) -> ChargeResult | None:
         reference = payment.gateway_reference

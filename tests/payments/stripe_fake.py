@@ -123,11 +123,13 @@ class FakeStripe:
                 if expires_at is not None:
                     lifetime = int(expires_at) - int(time.time())
                     if not 30 * 60 <= lifetime <= 24 * 3600:
-                        return 400, self.error(
+                        error = self.error(
                             "The `expires_at` timestamp must be between 30 minutes and 24 "
                             "hours from Checkout Session creation.",
                             "parameter_invalid_integer",
                         )
+                        error["error"]["param"] = "expires_at"
+                        return 400, error
                 return 200, self._session_create(params)
             session = self.sessions.get(parts[3]) if len(parts) > 3 else None
             if session is None:

@@ -276,3 +276,32 @@ def test_cancelling_after_paying_on_stripe_is_refused_and_the_order_is_paid(
     assert not Refund.objects.exists()
     assert stock_of(product) == (7, 0, 7)
     assert ledger_clean()
+
+
+def test_a_session_that_never_reached_stripe_fails_on_reconcile_after_its_window(
+    fake, order, user_client, monkeypatch
+):
+    """Phase 2 never reached Stripe; by the time reconcile asks, a new session could not
+    keep its expiry: Stripe refuses it, so no session exists and the payment fails."""
+    from payments.gateways.stripe import StripeGateway
+
+    def unreachable(self, **kwargs):
+        raise SystemExit("the process died before the call")
+
+    charge = StripeGateway.charge
+    monkeypatch.setattr(StripeGateway, "charge", unreachable)
+    with pytest.raises(SystemExit):
+        start(user_client, order)
+    monkeypatch.setattr(StripeGateway, "charge", charge)  # the process is back
+    Payment.objects.update(
+        created_at=timezone.now() - timedelta(hours=1),
+        updated_at=timezone.now() - timedelta(hours=1),
+    )
+
+    services.payments_reconcile()
+
+    payment = Payment.objects.get(order=order)
+    assert (payment.status, payment.failure_code) == ("failed", "not_reached")
+    assert fake.sessions == {}
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING_PAYMENT and order.payment_started_at is None
