@@ -400,7 +400,7 @@ def guest_order_cancel(request, number):
         return render(request, "orders/cancel_confirm.html", {"order": order, "guest": True})
     try:
         services.order_cancel_unpaid(order=order, actor=None, by_guest=True)
-    except InvalidTransition as exc:
+    except (InvalidTransition, PaymentInProgress) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Order {order.number} was cancelled.")

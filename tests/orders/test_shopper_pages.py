@@ -5,6 +5,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django.core import mail
 from django.db import IntegrityError
 from django.test import Client
@@ -342,6 +343,21 @@ def test_guest_cancels_after_confirming(client, product):
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert order.events.last().note == "Cancelled by the customer."
+
+
+def test_a_guest_cancel_while_a_payment_is_in_progress_is_refused_in_words(client, product):
+    _guest_checkout(client, product)
+    order = Order.objects.get()
+    Order.objects.filter(pk=order.pk).update(payment_started_at=timezone.now())  # paying now
+
+    response = client.post(f"/guest-orders/{order.number}/cancel/", follow=True)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "was cancelled" not in page
+    assert "payment" in page.lower()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT
 
 
 def test_guest_creates_an_account_that_adopts_the_order_once_verified(
