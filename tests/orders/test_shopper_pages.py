@@ -5,10 +5,10 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from django.core import mail
 from django.db import IntegrityError
 from django.test import Client
+from django.utils import timezone
 
 from orders import address_book, guest, services
 from orders.models import Address, Order, OrderStatus, ShippingMethod
