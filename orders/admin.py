@@ -18,7 +18,7 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV
 
 from . import services
-from .errors import InvalidTransition
+from .errors import InvalidTransition, PaymentInProgress
 from .models import Cart, CartItem, Order, OrderEvent, OrderLine, OrderStatus
 from .resources import OrderResource
 
@@ -267,13 +267,13 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
         form = TransitionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.order_transition(
+                services.order_transition_by_staff(
                     order=order,
                     to_status=step.to_status,
                     actor=request.user,
                     note=form.cleaned_data["note"] or f"{step.label} (admin).",
                 )
-            except InvalidTransition as exc:
+            except (InvalidTransition, PaymentInProgress) as exc:
                 self.message_user(request, f"Order {order.number}: {exc}", messages.ERROR)
             else:
                 self.message_user(
@@ -308,14 +308,14 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
             moved, failed = 0, []
             for order in movable:
                 try:
-                    services.order_transition(
+                    services.order_transition_by_staff(
                         order=order,
                         to_status=step.to_status,
                         actor=request.user,
                         note=form.cleaned_data["note"] or "Changed in admin.",
                     )
                     moved += 1
-                except InvalidTransition:
+                except (InvalidTransition, PaymentInProgress):
                     failed.append(f"{order.number} ({order.get_status_display()})")
             failed += [f"{o.number} ({o.get_status_display()})" for o in refused]
             if moved:

@@ -786,6 +786,20 @@ def _order_closing_send(order: Order, *, to_status: str) -> None:
     order_closing.send(sender=Order, order=order, to_status=to_status)
 
 
+def order_transition_by_staff(*, order: Order, to_status: str, actor, note: str = "") -> Order:
+    """Move the order as staff asked (API, admin desk, bulk action).
+
+    Cancelling an unpaid order first lets payments close a checkout still open at the
+    provider, with no transaction open (as the shopper's cancel does); paid there first:
+    PaymentInProgress, and the order is paid.
+    """
+    if to_status == S.CANCELLED:
+        status = Order.objects.filter(pk=order.pk).values_list("status", flat=True).first()
+        if status == S.PENDING_PAYMENT:
+            _order_closing_send(order, to_status=to_status)
+    return order_transition(order=order, to_status=to_status, actor=actor, note=note)
+
+
 def order_cancel_unpaid(*, order: Order, actor, by_guest: bool = False) -> Order:
     """Cancel an order that is still waiting for payment (its owner, a guest's link, or staff).
 

@@ -114,15 +114,50 @@ def test_cancel_is_refused_while_the_provider_cannot_be_reached(
     assert stock_of(product) == (10, 3, 7)
 
 
-def test_staff_transition_to_cancelled_is_refused_while_a_checkout_is_open(
+def test_staff_cancelling_an_unpaid_order_closes_its_open_checkout_first(
+    user_client, staff_client, order, product
+):
+    payment = open_checkout(user_client, order)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = staff_client.post(
+            f"/api/v1/orders/{order.number}/transition/",
+            {"status": "cancelled", "note": "Customer phoned"},
+            format="json",
+        )
+    assert response.status_code == 200, response.data
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert provider_record(payment).status == "failed"
+    payment.refresh_from_db()
+    assert payment.status == "failed" and not Refund.objects.exists()
+    assert stock_of(product) == (10, 0, 10)
+
+
+def test_staff_cancel_after_paying_at_the_provider_is_refused_and_the_order_is_paid(
     user_client, staff_client, order
 ):
-    open_checkout(user_client, order)
+    payment = open_checkout(user_client, order)
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        dummy_provider.checkout_pay(reference=payment.gateway_reference, card_number=CARD_OK)
     response = staff_client.post(
         f"/api/v1/orders/{order.number}/transition/", {"status": "cancelled"}, format="json"
     )
     assert response.status_code == 409
     assert error_code(response) == "payment_in_progress"
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+
+
+def test_the_admin_desk_cancel_closes_the_open_checkout_first(user_client, admin_client, order):
+    payment = open_checkout(user_client, order)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = admin_client.post(
+            f"/admin/orders/order/{order.pk}/transition/cancelled/", {"note": ""}
+        )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert provider_record(payment).status == "failed"
 
 
 def test_an_order_past_its_reservation_time_with_an_open_checkout_is_closed_then_expired(
