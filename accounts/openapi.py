@@ -22,13 +22,23 @@ exception class (`status_code`, `default_code`, `default_detail`) or a `(status,
 description)` tuple. What every operation of a kind can answer is added by the schema class
 (config.schema.ShopAutoSchema), so operations list only their own errors:
 
-- 400 `invalid` (with `fields`) and `parse_error`, 415 `unsupported_media_type`: when the
-  operation takes a request body; 400 `invalid` also for a list with filters;
+- 400 `invalid` (with `fields`) and `parse_error`, 413 `request_too_large`, 415
+  `unsupported_media_type`: when the operation takes a request body (413 only where the view
+  reads the raw body); 400 `invalid` also for a list with filters;
 - 401 `token_invalid`/`token_expired` (with `not_authenticated` where a login is required):
   when the view authenticates Bearer tokens;
 - 403 `permission_denied`: when a permission class can refuse a signed-in user;
-- 404 `not_found`: on detail routes of viewsets and on paginated lists (a page out of range);
-- 429 `throttled` (with `Retry-After`): when the view is throttled.
+- 404 `not_found`: on paths with a parameter (detail routes: no such object, or a NUL in
+  it) and on paginated lists (a page out of range);
+- 429 `throttled` (with `Retry-After`): when the view is throttled;
+- 400 `bad_request`: on every operation (a NUL character in the query string, a Host the
+  server does not serve: config/middleware.py, config/errors.py);
+- 500 `server_error` and 503 `service_unavailable` (with `Retry-After`): on every operation,
+  as the shared responses `ServerError` and `ServiceUnavailable` (config/errors.py).
+
+An error body carries only what its schema lists: the narrowed part of each error schema
+has `additionalProperties: false`, so a field an error adds (its `payload()`) must be
+declared with `extra_properties`, or the fuzz (response_schema_conformance) fails.
 
 A view that reads `request.body` itself (a signed webhook) sets `raw_body = True` so no
 body errors are implied; a permission class that lets anonymous callers read sets
@@ -52,7 +62,8 @@ CODE_MESSAGES = {
     "invalid": "A field is missing or wrong; see `fields`.",
     "parse_error": "The body is not valid JSON.",
     "unsupported_media_type": "Send `Content-Type: application/json`.",
-    "bad_request": "The body is malformed (for example a broken multipart body).",
+    "bad_request": "The request is malformed: a NUL character in the query string, a Host "
+    "header this server does not serve, a broken multipart body.",
     "request_too_large": "The body is larger than the server accepts.",
     "not_authenticated": "No `Authorization: Bearer <access token>` header was sent.",
     "token_invalid": "The access token is malformed, or its session has ended: refresh or "
@@ -61,6 +72,16 @@ CODE_MESSAGES = {
     "permission_denied": "The signed-in user may not do this.",
     "not_found": "No such object (or not yours), or a page past the last one.",
     "throttled": "Too many requests; wait `Retry-After` seconds.",
+    "server_error": "A bug on our side; the request may or may not have taken effect.",
+    "service_unavailable": "The database or cache is briefly unreachable; retry after "
+    "`Retry-After` seconds (with the same `Idempotency-Key` where the operation takes one).",
+}
+
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
 }
 
 COMPONENTS = {
@@ -114,14 +135,45 @@ def _status_code_message(error) -> tuple[int, str, str]:
 
 
 def error_schema(codes: Iterable[str], extra_properties: Mapping | None = None) -> dict:
-    """Return the shared error schema narrowed to `codes` (an enum), with any extra fields."""
+    """Return the shared error schema narrowed to `codes` (an enum), with any extra fields.
+
+    The narrowed part is closed (`additionalProperties: false`) and so lists every field the
+    body may have: `detail`, `code`, `fields` where `invalid` is a code, and the extras.
+    """
     narrowed = {
         "type": "object",
-        "properties": {"code": {"type": "string", "enum": sorted(set(codes))}},
+        "properties": {"code": {"type": "string", "enum": []}},
+        "additionalProperties": False,
     }
     if extra_properties:
         narrowed["properties"].update(extra_properties)
+    narrow_codes(narrowed, codes)
     return {"allOf": [ERROR_REF, narrowed]}
+
+
+def narrow_codes(narrowed: dict, codes: Iterable[str]) -> None:
+    """Set the narrowed part's code enum to `codes` (and what it had), and its base fields."""
+    properties = narrowed["properties"]
+    enum = sorted({*properties["code"]["enum"], *codes})
+    base = COMPONENTS["Error"]["properties"]
+    narrowed["properties"] = {
+        "detail": dict(base["detail"]),
+        **properties,
+        "code": {**properties["code"], "enum": enum},
+    }
+    if "invalid" in enum:  # only a 400 `invalid` carries field errors
+        narrowed["properties"]["fields"] = dict(base["fields"])
+
+
+def shared_error_response(status: int, code: str, headers: Mapping | None = None) -> dict:
+    """Return a response object (components.responses) for an error any operation can answer."""
+    response = {
+        "description": error_description(status, {code: CODE_MESSAGES[code]}),
+        "content": {"application/json": {"schema": error_schema([code])}},
+    }
+    if headers:
+        response["headers"] = dict(headers)
+    return response
 
 
 def error_description(status: int, messages: Mapping[str, str]) -> str:
@@ -148,3 +200,14 @@ def api_errors(*errors, extra_properties: Mapping[int, Mapping] | None = None) -
         )
         for status, messages in sorted(by_status.items())
     }
+
+
+# Errors any operation can answer (the database or Redis lost, a bug): every operation refers
+# to these (config.api.add_error_components).
+SHARED_RESPONSES = {
+    "500": ("ServerError", shared_error_response(500, "server_error")),
+    "503": (
+        "ServiceUnavailable",
+        shared_error_response(503, "service_unavailable", RETRY_AFTER_HEADER),
+    ),
+}

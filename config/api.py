@@ -31,7 +31,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.openapi import COMPONENTS
+from accounts.openapi import COMPONENTS, SHARED_RESPONSES
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,16 @@ class Pagination(pagination.PageNumberPagination):
 
 
 def add_error_components(result, generator, request, public):
-    """Add the shared error schemas that every operation's error responses refer to."""
-    components = result.setdefault("components", {}).setdefault("schemas", {})
-    components.update(COMPONENTS)
+    """Add the shared error schemas, and the errors every operation can answer (500, 503)."""
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {}).update(COMPONENTS)
+    responses = components.setdefault("responses", {})
+    for name, response in SHARED_RESPONSES.values():
+        responses[name] = response
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            answers = operation["responses"]
+            for status, (name, _response) in SHARED_RESPONSES.items():
+                answers.setdefault(status, {"$ref": f"#/components/responses/{name}"})
+            operation["responses"] = dict(sorted(answers.items()))
     return result

@@ -13,7 +13,8 @@ class CraftedInputMiddleware:
 
     No URL of ours contains a NUL, and PostgreSQL refuses NUL in text parameters, so a
     NUL that reached a lookup would end as a 500. Under /api/ the answer has the API's
-    error shape; pages get the usual 404 and 400 pages.
+    error shape (400 `bad_request`, documented on every operation by config.schema); pages
+    get the usual 404 and 400 pages.
     """
 
     def __init__(self, get_response):
@@ -29,7 +30,8 @@ class CraftedInputMiddleware:
         if "\x00" in query or b"\x00" in unquote_to_bytes(query.replace("+", " ")):
             if api:
                 return JsonResponse(
-                    {"detail": "Null characters are not allowed.", "code": "invalid"}, status=400
+                    {"detail": "Null characters are not allowed.", "code": "bad_request"},
+                    status=400,
                 )
             raise SuspiciousOperation("Null character in the query string.")
         return self.get_response(request)

@@ -12,7 +12,14 @@ from drf_spectacular.plumbing import get_doc
 from rest_framework import permissions
 from rest_framework.pagination import BasePagination
 
-from accounts.openapi import CODE_MESSAGES, ERROR_REF, error_description, error_schema
+from accounts.openapi import (
+    CODE_MESSAGES,
+    ERROR_REF,
+    RETRY_AFTER_HEADER,
+    error_description,
+    error_schema,
+    narrow_codes,
+)
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 STANDARD_ACTIONS = {
@@ -31,12 +38,7 @@ RESPONSE_HEADERS = {
             "schema": {"type": "string"},
         }
     },
-    429: {
-        "Retry-After": {
-            "description": "Seconds to wait before trying again.",
-            "schema": {"type": "integer"},
-        }
-    },
+    429: RETRY_AFTER_HEADER,
 }
 
 
@@ -145,11 +147,15 @@ class ShopAutoSchema(AutoSchema):
 
     def implied_errors(self) -> dict[int, list[str]]:
         """Return the errors that follow from how the view is built, by status."""
-        errors: dict[int, list[str]] = {}
+        # Any request: a NUL in the query string (config.middleware.CraftedInputMiddleware),
+        # a Host header not in ALLOWED_HOSTS (config.errors.handler400).
+        errors: dict[int, list[str]] = {400: ["bad_request"]}
         if self._has_body():
-            errors.setdefault(400, []).extend(["invalid", "parse_error", "bad_request"])
+            errors[400].extend(["invalid", "parse_error"])
             errors[413] = ["request_too_large"]
             errors[415] = ["unsupported_media_type"]
+        elif self.method in BODY_METHODS and getattr(self.view, "raw_body", False):
+            errors[413] = ["request_too_large"]  # reading request.body is limited as well
         if self._has_filters():
             errors.setdefault(400, []).append("invalid")
         if self.view.get_authenticators():
@@ -159,7 +165,8 @@ class ShopAutoSchema(AutoSchema):
             errors[401] = codes
         if any(_may_refuse_signed_in(p, self.method) for p in self._permissions()):
             errors[403] = ["permission_denied"]
-        if getattr(self.view, "detail", False) or self._is_paginated_list():
+        # A path naming an object (or with a NUL in a parameter: CraftedInputMiddleware).
+        if "{" in self.path or getattr(self.view, "detail", False) or self._is_paginated_list():
             errors.setdefault(404, []).append("not_found")
         if self.view.get_throttles():
             errors[429] = ["throttled"]
@@ -192,6 +199,6 @@ class ShopAutoSchema(AutoSchema):
             raise ValueError(f"status {status} is documented without api_errors()")
         enum = parts[1]["properties"]["code"]["enum"]
         new = [code for code in codes if code not in enum]
-        enum[:] = sorted({*enum, *new})
+        narrow_codes(parts[1], new)
         lines = [f"- `{code}`: {CODE_MESSAGES.get(code, '')}".rstrip(": ") for code in new]
         response["description"] = "\n".join([response.get("description", ""), *lines]).strip()

@@ -267,6 +267,10 @@ REST_FRAMEWORK = {
     # JSON only, through our parser that limits nesting (API_JSON_MAX_DEPTH); the product
     # image upload adds multipart on that viewset alone.
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    # JSON out, and never a 406: an Accept naming nothing we render gets JSON (config.negotiation).
+    # No browsable API: every answer under /api/ is the documented JSON (docs: /api/docs/).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.LenientContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "config.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # Keyed on the client address (accounts.throttling), letting requests through while Redis

@@ -29,6 +29,24 @@ CAN_VIEW_LEDGER = require_perms("inventory.view_stockmovement")
 CAN_VIEW_ALERTS = require_perms("inventory.view_stockalert")
 CAN_ACKNOWLEDGE_ALERTS = require_perms("inventory.view_stockalert", "inventory.change_stockalert")
 
+# The extra body field of a 409 `insufficient_stock` (InsufficientStock.payload); checkout
+# (orders.api) answers it too.
+SHORT_LINES = {
+    "lines": {
+        "type": "array",
+        "description": "With `insufficient_stock`: each line there is not enough of.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "product": {"type": "integer"},
+                "requested": {"type": "integer"},
+                "available": {"type": "integer"},
+            },
+            "required": ["product", "requested", "available"],
+        },
+    }
+}
+
 
 class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Stock levels per product; `?low=true` lists those at or below their threshold."""
@@ -79,7 +97,10 @@ class StockItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(
         summary="Adjust stock on hand",
         request=StockAdjustSerializer,
-        responses={200: StockItemSerializer, **api_errors(InvalidQuantity, InsufficientStock)},
+        responses={
+            200: StockItemSerializer,
+            **api_errors(InvalidQuantity, InsufficientStock, extra_properties={409: SHORT_LINES}),
+        },
     )
     @action(detail=True, methods=["post"], permission_classes=[CAN_ADJUST_STOCK])
     def adjust(self, request, pk=None):

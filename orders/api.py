@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.openapi import api_errors
 from accounts.permissions import PermissionMissing, require_perms
+from inventory.api import SHORT_LINES
 from inventory.errors import InsufficientStock
 
 from . import address_book, selectors, services, shipping
@@ -44,21 +45,17 @@ from .serializers import (
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
-# The short lines of a 409 insufficient_stock (see inventory.errors.InsufficientStock).
-SHORT_LINES = {
-    "lines": {
+# The extra body fields of checkout's 409s: the short lines of `insufficient_stock`
+# (inventory.errors.InsufficientStock.payload) and the products no longer sold of
+# `product_unavailable` (ProductUnavailable.payload).
+CHECKOUT_CONFLICT_FIELDS = {
+    **SHORT_LINES,
+    "products": {
         "type": "array",
-        "description": "With `insufficient_stock`: each line there is not enough of.",
-        "items": {
-            "type": "object",
-            "properties": {
-                "product": {"type": "integer"},
-                "requested": {"type": "integer"},
-                "available": {"type": "integer"},
-            },
-            "required": ["product", "requested", "available"],
-        },
-    }
+        "description": "With `product_unavailable`: the ids of the cart's products that are "
+        "no longer sold (remove them from the cart, then check out again).",
+        "items": {"type": "integer"},
+    },
 }
 
 
@@ -218,7 +215,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
                 InsufficientStock,
                 ProductUnavailable,
                 IdempotencyKeyReused,
-                extra_properties={409: SHORT_LINES},
+                extra_properties={409: CHECKOUT_CONFLICT_FIELDS},
             ),
         },
         examples=[

@@ -90,11 +90,15 @@ def test_every_operation_follows_the_conventions(schema):
         if not errors:
             problems.append(f"{label}: documents no error response")
         for status, response in errors.items():
+            if "$ref" in response:  # a shared response (500, 503)
+                response = schema["components"]["responses"][response["$ref"].rsplit("/")[-1]]
             body = response.get("content", {}).get("application/json", {}).get("schema", {})
             parts = body.get("allOf", [])
             enum = parts[1]["properties"]["code"].get("enum") if len(parts) == 2 else None
             if not parts or parts[0] != ERROR_REF or not enum:
                 problems.append(f"{label} {status}: not the shared error shape with a code enum")
+            elif parts[1].get("additionalProperties") is not False:
+                problems.append(f"{label} {status}: an error body may carry undocumented fields")
         content = operation.get("requestBody", {}).get("content", {})
         for media_type, media in content.items():
             upload = media_type == "multipart/form-data" and _has_binary(

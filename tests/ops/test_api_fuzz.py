@@ -25,6 +25,7 @@ from accounts import services as accounts_services
 from config.wsgi import application
 from inventory import services as inventory_services
 from tests.factories import DEFAULT_PASSWORD, CategoryFactory, ProductFactory, UserFactory
+from tests.ops.contract import response_problems, served_schema
 
 # status_code_conformance: every status the API answers is documented for that operation;
 # response_schema_conformance: its body matches, `code` included (an enum per status).
@@ -121,7 +122,8 @@ def _fuzz_as(user):
 
 
 # ------------------------------------------------------------------------------
-# Crafted input, sent to every operation in the schema (so new endpoints are covered too)
+# Crafted input, sent to every operation in the schema (so new endpoints are covered too);
+# each answer must be a 4xx that operation documents, with its documented body.
 # ------------------------------------------------------------------------------
 NUL = "a%00b"
 DEEP_JSON = '{"a":' * 2_000 + "1" + "}" * 2_000
@@ -155,6 +157,8 @@ def _crafted_requests(operation):
 
 
 def _crafted_failures(operations, client):
+    """Each crafted request gets a 4xx the operation documents, its body as documented."""
+    schema = served_schema()
     failures = []
     for operation in operations:
         for label, method, path, body, content_type in _crafted_requests(operation):
@@ -171,6 +175,10 @@ def _crafted_failures(operations, client):
             } <= set(response.json() if status != 204 else {})
             if not (400 <= status < 500 and shaped):
                 failures.append(f"{operation.label} ({label}): {status} {response.content[:200]!r}")
+                continue
+            # Documented for this operation (status, code enum, no undocumented field).
+            problems = response_problems(schema, method, operation.path, response)
+            failures.extend(f"{operation.label} ({label}): {problem}" for problem in problems)
     return failures
 
 

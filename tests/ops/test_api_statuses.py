@@ -6,7 +6,7 @@ and the answer must carry that status and one of the codes documented for it:
 - 400 `parse_error`: a body that is not JSON;
 - 401 `token_invalid`: a Bearer token that is not one;
 - 403 `permission_denied`: a shopper on a staff operation;
-- 404 `not_found`: an unknown object, or a page past the last;
+- 404 `not_found`: an unknown object, a page past the last, a NUL in a path parameter;
 - 413 `request_too_large`: a body over DATA_UPLOAD_MAX_MEMORY_SIZE;
 - 415 `unsupported_media_type`: a body sent as text/plain;
 - 429 `throttled`: every rate at zero.
@@ -172,12 +172,31 @@ def test_shoppers_get_403_on_staff_operations(schema, world):
         _check(response, 403, codes, f"{method.upper()} {path}")
 
 
+# Path parameters that name a provider, not an object: an unknown one is 400 `unknown_gateway`.
+NOT_LOOKUPS = ("{gateway}",)
+
+
 def test_unknown_objects_and_pages_past_the_last_answer_404(schema, world):
     staff = _client(world["staff"])
     for path, method, _operation, codes in _operations(schema, 404):
+        if any(param in path for param in NOT_LOOKUPS):
+            continue
         url = _url(path) if "{" in path else f"{path}?page=9999"
         response = _send(staff, method, url, data="{}", content_type="application/json")
         _check(response, 404, codes, f"{method.upper()} {path}")
+
+
+def test_a_nul_in_any_path_parameter_answers_404(schema, world):
+    """config.middleware.CraftedInputMiddleware: documented on every path with a parameter."""
+    staff = _client(world["staff"])
+    for path, method, _operation, codes in _operations(schema, 404):
+        for param in re.findall(r"\{\w+\}", path):
+            url = _url(path.replace(param, "a%00b"), world)
+            response = _send(staff, method, url, data="{}", content_type="application/json")
+            _check(response, 404, codes, f"{method.upper()} {path} (NUL in {param})")
+    with_parameters = [p for p, item in schema["paths"].items() if "{" in p for _ in item]
+    documented = [p for p, _m, _o, _c in _operations(schema, 404) if "{" in p]
+    assert sorted(with_parameters) == sorted(documented)
 
 
 def test_every_throttled_operation_answers_429_with_retry_after(schema, world, monkeypatch):
