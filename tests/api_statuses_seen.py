@@ -5,6 +5,10 @@ Each answer under /api/v1/ (test client, live server, the fuzz's WSGI calls) is 
 `REQUIRE_SERVICES=1`, every test file collected, nothing deselected, nothing failed), each
 documented (operation, error status) that no test provoked fails the run, listed in
 artifacts/api-statuses-unseen.txt. Set API_STATUSES_REPORT=1 to write the list on any run.
+
+No status is exempt: the ones every operation documents are provoked on every operation by
+tests/ops (400 `bad_request` and 404 `not_found` by the crafted-input tests, 500 and 503,
+the shared `ServerError`/`ServiceUnavailable` responses, by test_api_contract.py).
 """
 
 import os
