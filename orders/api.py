@@ -290,7 +290,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         order = self.get_object()
         data = OrderTransitionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.order_transition(
+        services.order_transition_by_staff(
             order=order,
             to_status=data.validated_data["status"],
             actor=request.user,
