@@ -70,7 +70,8 @@ CODE_MESSAGES = {
     "log in again.",
     "token_expired": "The access token has expired: refresh it, then retry the request once.",
     "permission_denied": "The signed-in user may not do this.",
-    "not_found": "No such object (or not yours), or a page past the last one.",
+    "not_found": "No such object (or not yours), a page past the last one, or a path "
+    "parameter with a NUL character.",
     "throttled": "Too many requests; wait `Retry-After` seconds.",
     "server_error": "A bug on our side; the request may or may not have taken effect.",
     "service_unavailable": "The database or cache is briefly unreachable; retry after "
