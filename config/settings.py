@@ -489,6 +489,13 @@ CELERY_BEAT_SCHEDULE["payments-reconcile"] = {
     "task": "payments.tasks.payments_reconcile",
     "schedule": timedelta(minutes=5),
 }
+# Orders past their reservation time whose hosted checkout is still open at the provider: the
+# checkout is closed there, then the order expires (the minutely reservation release leaves
+# them alone: money could still arrive).
+CELERY_BEAT_SCHEDULE["payments-expire-orders-with-open-checkouts"] = {
+    "task": "payments.tasks.orders_expire_with_open_checkouts",
+    "schedule": timedelta(seconds=env.int("RESERVATION_RELEASE_SECONDS", default=60)),
+}
 CELERY_BEAT_SCHEDULE["payments-purge-webhook-inbox"] = {
     "task": "payments.tasks.webhook_events_purge",
     "schedule": crontab(hour=4, minute=27),
