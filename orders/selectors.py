@@ -124,6 +124,13 @@ def order_get_for_user(*, number: str, user) -> Order | None:
     return queryset.first()
 
 
+def order_get_owned(*, number: str, user) -> Order | None:
+    """Return the user's own order with that number: the row alone, nothing prefetched."""
+    if user is None or not user.is_authenticated:
+        return None
+    return Order.objects.filter(number=str(number)[:20], user=user).first()
+
+
 def order_exists(*, number: str) -> bool:
     return Order.objects.filter(number=str(number)[:20]).exists()
 

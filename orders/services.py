@@ -675,14 +675,16 @@ def order_unpayable_reason(*, order: Order, now=None) -> str:
     return ""
 
 
-def order_payment_begin(*, order_id: int) -> Order:
+def order_payment_begin(*, order_id: int, locked: Order | None = None) -> Order:
     """Lock the order for a payment's phase 1; refuse unless it can be paid now.
 
     Marks the order as having a payment in progress (cleared by `order_mark_paid` or
     `order_payment_end`), so it is neither cancelled nor expired while money moves.
-    Runs inside the caller's transaction and takes the first lock of the lock order.
+    Runs inside the caller's transaction and takes the first lock of the lock order;
+    `locked` is the row when the caller took that lock already (`order_lock`).
     """
-    locked = order_lock(order_id=order_id)
+    if locked is None or locked.pk != order_id:
+        locked = order_lock(order_id=order_id)
     reason = order_unpayable_reason(order=locked)
     if reason:
         raise InvalidTransition(

@@ -79,9 +79,10 @@ class OrderPaymentsView(generics.ListAPIView):
             return [*super().get_throttles(), ScopedRateThrottle()]
         return super().get_throttles()
 
-    def _order(self, number, *, owner_only: bool):
-        order = orders_selectors.order_get_for_user(number=number, user=self.request.user)
-        if order is None or (owner_only and order.user_id != self.request.user.pk):
+    def _own_order(self, number):
+        """The shopper's own order (the row alone: paying needs nothing prefetched)."""
+        order = orders_selectors.order_get_owned(number=number, user=self.request.user)
+        if order is None:
             raise Http404("No such order.")
         return order
 
@@ -172,7 +173,7 @@ class OrderPaymentsView(generics.ListAPIView):
     )
     def post(self, request, number):
         key = idempotency_key(request)
-        order = self._order(number, owner_only=True)
+        order = self._own_order(number)
         data = PaymentStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.crypto import salted_hmac
 
 from orders import services as orders_services
@@ -97,12 +98,18 @@ def _payment_record(
 ) -> tuple[Payment, bool]:
     """Phase 1: lock the order, check it, record the payment as processing; (payment, created)."""
     with transaction.atomic():
-        order_lock(order_id=order.pk)
-        existing = Payment.objects.filter(order=order, idempotency_key=idempotency_key).first()
+        locked = order_lock(order_id=order.pk)
+        # This key's payment (a replay) and the order's open one, in one read.
+        known = list(
+            Payment.objects.filter(
+                Q(idempotency_key=idempotency_key) | Q(status__in=OPEN_STATUSES), order=order
+            )
+        )
+        existing = next((p for p in known if p.idempotency_key == idempotency_key), None)
         if existing is not None:
             return _replay(existing, request_hash), False
-        locked = orders_services.order_payment_begin(order_id=order.pk)
-        open_payment = Payment.objects.filter(order=order, status__in=OPEN_STATUSES).first()
+        locked = orders_services.order_payment_begin(order_id=order.pk, locked=locked)
+        open_payment = next((p for p in known if p.status in OPEN_STATUSES), None)
         if open_payment is not None:
             if (
                 open_payment.status == P.PENDING
