@@ -87,6 +87,21 @@ def test_order_report_counts_sales_rates_and_top_sellers(viewer, shop):
     assert statuses == {("paid", 1), ("cancelled", 2), ("pending_payment", 1)}
 
 
+def test_sales_of_a_product_deleted_since_stay_in_the_order_report(viewer, shop):
+    from orders.models import OrderLine
+
+    # What deleting the product leaves (on_delete=SET_NULL): the lines keep SKU and name.
+    OrderLine.objects.filter(order__status="paid").update(product=None)
+
+    body = viewer.get("/api/v1/reports/orders/").json()
+
+    assert Decimal(body["summary"]["sales"]) == Decimal("20.00")
+    assert [(r["sku"], r["name"], r["units"]) for r in body["top_products"]] == [
+        ("", "(products since deleted)", 2)
+    ]
+    assert [(r["category"], r["units"]) for r in body["top_categories"]] == [("(none)", 2)]
+
+
 def test_payment_report_shows_captured_refunded_declined_per_gateway(viewer, shop):
     body = viewer.get("/api/v1/reports/payments/").json()
 
