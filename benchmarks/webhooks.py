@@ -15,7 +15,7 @@ the inbox after. Prints deliveries acknowledged per second, events processed per
     DATABASE_URL=postgres://root@127.0.0.1:5432/shop REDIS_URL=redis://127.0.0.1:6379/0 \
         .venv/bin/python benchmarks/webhooks.py
     options: --payments 300 --copies 3 --late-failures 0.3 --processes 4 --workers 4
-             --celery-concurrency 2
+             --celery-concurrency 2 --http (over HTTP to gunicorn, --processes x --workers)
 """
 
 import argparse
@@ -74,10 +74,7 @@ ADDRESS = {
 
 def _worker(concurrency: int) -> subprocess.Popen:
     """Start a Celery worker on the benchmark's database (a separate process, as in production)."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-    env.pop("TEST_DATABASE_NAME", None)
+    env = _database_env()
     root = Path(__file__).resolve().parent.parent
     return subprocess.Popen(
         [
@@ -99,6 +96,79 @@ def _worker(concurrency: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _database_env() -> dict:
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    env.pop("TEST_DATABASE_NAME", None)
+    return env
+
+
+def _gunicorn(*, processes: int, threads: int) -> tuple[subprocess.Popen, int]:
+    """Start gunicorn on the benchmark's database (gthread workers, keep-alive); its port."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            f"--workers={processes}",
+            "--worker-class=gthread",
+            f"--threads={threads}",
+            "--keep-alive=30",
+            f"--bind=127.0.0.1:{port}",
+            "--log-level=warning",
+        ],
+        cwd=root,
+        env=_database_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server, port
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("gunicorn did not start.")
+
+
+_HTTP = threading.local()
+
+
+def _deliver_http(body: bytes):
+    import http.client
+
+    secret = settings.PAYMENT_GATEWAYS["dummy"]["WEBHOOK_SECRET"]
+    conn = getattr(_HTTP, "conn", None)
+    if conn is None:
+        conn = _HTTP.conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT[0], timeout=60)
+    started = time.perf_counter()
+    conn.request(
+        "POST",
+        URL,
+        body,
+        {
+            "Content-Type": "application/json",
+            "X-Signature": signature_header_make(secret=secret, body=body),
+        },
+    )
+    response = conn.getresponse()
+    response.read()
+    return response.status, time.perf_counter() - started
+
+
+HTTP_PORT = [0]
 
 
 def _worker_ready(timeout: float = 60) -> None:
@@ -210,7 +280,7 @@ def _deliver_share(share, threads, ready, go, out):
         list(pool.map(warm, range(threads)))
         ready.wait()
         go.wait()
-        out.put(list(pool.map(_deliver, share)))
+        out.put(list(pool.map(_deliver_http if HTTP_PORT[0] else _deliver, share)))
         list(pool.map(close, range(threads)))
 
 
@@ -249,6 +319,11 @@ def main() -> int:
     parser.add_argument(
         "--inline", action="store_true", help="no worker: process in the request (the old way)"
     )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="over HTTP to gunicorn (--processes workers x --workers threads), as in production",
+    )
     parser.add_argument("--drain-timeout", type=float, default=300)
     args = parser.parse_args()
 
@@ -268,9 +343,12 @@ def main() -> int:
         deliveries = [body for body in events for _ in range(args.copies)]
         rng.shuffle(deliveries)
         worker = None if args.inline else _worker(args.celery_concurrency)
+        server = None
         try:
             if worker is not None:
                 _worker_ready()
+            if args.http:
+                server, HTTP_PORT[0] = _gunicorn(processes=args.processes, threads=args.workers)
             connection.close()
 
             began = time.perf_counter()
@@ -288,6 +366,9 @@ def main() -> int:
                 time.sleep(0.05)
             processed_wall = time.perf_counter() - began
         finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
             if worker is not None:
                 worker.terminate()
                 try:
@@ -323,8 +404,9 @@ def main() -> int:
             f"webhook benchmark: {args.payments} payments, {len(events)} distinct events "
             f"({len(events) - args.payments} late payment.failed), each delivered "
             f"{args.copies}x = {len(deliveries)} deliveries, {args.processes} processes x "
-            f"{args.workers} threads, "
-            "PostgreSQL, "
+            f"{args.workers} threads"
+            + (" (gunicorn over HTTP)" if args.http else " (in-process test client)")
+            + ", PostgreSQL, "
             + (
                 "processed in the request (--inline)"
                 if args.inline
