@@ -173,6 +173,31 @@ def _replay(refund: Refund, request_hash: str) -> Refund:
     return refund
 
 
+def _refund_record_asked(
+    *,
+    payment: Payment,
+    amount: Decimal,
+    reason: str,
+    restock: bool,
+    lines: Mapping[int, int] | None,
+    actor,
+    idempotency_key: str = "",
+    request_hash: str = "",
+) -> Refund:
+    """Phase 1 of a refund someone asked for, on a payment locked by the caller."""
+    order = payment.order
+    order.refresh_from_db(fields=["status"])
+    return refund_record(
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        restock_lines=_restock_lines(order, lines) if restock else {},
+        actor=actor,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+
+
 def refund_create_once(
     *,
     payment: Payment,
@@ -202,14 +227,12 @@ def refund_create_once(
             ).first()
             if existing is not None:
                 return _replay(existing, request_hash), False
-            order = payment.order
-            order.refresh_from_db(fields=["status"])
-            restocked = _restock_lines(order, lines) if restock else {}
-            refund = refund_record(
+            refund = _refund_record_asked(
                 payment=payment,
                 amount=amount,
                 reason=reason,
-                restock_lines=restocked,
+                restock=restock,
+                lines=lines,
                 actor=actor,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
@@ -256,15 +279,12 @@ def refund_create(
         )
         return refund
     with transaction.atomic():
-        payment = lock_payment(payment.pk)
-        order = payment.order
-        order.refresh_from_db(fields=["status"])
-        restocked = _restock_lines(order, lines) if restock else {}
-        refund = refund_record(
-            payment=payment,
+        refund = _refund_record_asked(
+            payment=lock_payment(payment.pk),
             amount=Decimal(amount),
             reason=reason,
-            restock_lines=restocked,
+            restock=restock,
+            lines=lines,
             actor=actor,
         )
     refund.refresh_from_db()  # eager mode (no broker) already ran the gateway call
