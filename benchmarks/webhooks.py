@@ -78,6 +78,7 @@ def _worker(concurrency: int) -> subprocess.Popen:
     root = Path(__file__).resolve().parent.parent
     return subprocess.Popen(
         [
+            *(["nice", "-n", os.environ["XP_NICE"]] if os.environ.get("XP_NICE") else []),
             sys.executable,
             "-m",
             "celery",
@@ -114,21 +115,25 @@ def _gunicorn(*, processes: int, threads: int) -> tuple[subprocess.Popen, int]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     root = Path(__file__).resolve().parent.parent
+    # The production settings (deploy/gunicorn.conf.py: gthread workers), with the
+    # benchmark's processes, threads and port, and a keep-alive that outlasts the run.
+    env = {
+        **_database_env(),
+        "GUNICORN_WORKERS": str(processes),
+        "GUNICORN_THREADS": str(threads),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "config.wsgi",
-            f"--workers={processes}",
-            "--worker-class=gthread",
-            f"--threads={threads}",
+            "--config=deploy/gunicorn.conf.py",
             "--keep-alive=30",
-            f"--bind=127.0.0.1:{port}",
             "--log-level=warning",
         ],
         cwd=root,
-        env=_database_env(),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -143,32 +148,168 @@ def _gunicorn(*, processes: int, threads: int) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("gunicorn did not start.")
 
 
-_HTTP = threading.local()
-
-
-def _deliver_http(body: bytes):
-    import http.client
-
+def _signed(bodies: list[bytes]) -> list[tuple[bytes, str]]:
+    """Sign every body now, as the provider would (the signatures stay valid 5 minutes), so
+    the timed run measures the shop, not the sender's HMACs."""
     secret = settings.PAYMENT_GATEWAYS["dummy"]["WEBHOOK_SECRET"]
-    conn = getattr(_HTTP, "conn", None)
-    if conn is None:
-        conn = _HTTP.conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT[0], timeout=60)
-    started = time.perf_counter()
-    conn.request(
-        "POST",
-        URL,
-        body,
-        {
-            "Content-Type": "application/json",
-            "X-Signature": signature_header_make(secret=secret, body=body),
-        },
+    return [(body, signature_header_make(secret=secret, body=body)) for body in bodies]
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection of the sender, with what it is waiting for."""
+
+    def __init__(self, port: int):
+        import socket
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+        self.index = None  # the request in flight
+        self.started = 0.0
+
+    def answer(self):
+        """Return (status, keep-alive) once a whole answer is buffered, else None."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        lines = self.buffer[:end].split(b"\r\n")
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(b":") for line in lines[1:])
+        }
+        if b"content-length" not in headers:
+            raise RuntimeError(f"An answer without Content-Length: {lines[0]!r}")
+        total = end + 4 + int(headers[b"content-length"])
+        if len(self.buffer) < total:
+            return None
+        self.buffer = self.buffer[total:]
+        keep_alive = headers.get(b"connection", b"").lower() != b"close"
+        return int(lines[0].split()[1]), keep_alive
+
+
+class _Sender:
+    """`concurrency` keep-alive connections driven by one event loop in this process.
+
+    Pre-built, pre-signed requests; each connection sends its next request as soon as the
+    last one is answered. One process with no threads costs the machine far less than a
+    thread per connection, and the sender shares the machine's cores with the shop.
+    """
+
+    def __init__(self, port: int, concurrency: int):
+        self.port = port
+        self.connections = [_Connection(port) for _ in range(concurrency)]
+
+    def run(self, requests: list[bytes]) -> list[tuple[int, float]]:
+        import selectors
+        from collections import deque
+
+        results = [None] * len(requests)
+        waiting = deque(range(len(requests)))
+        selector = selectors.DefaultSelector()
+
+        def send_next(conn: _Connection) -> bool:
+            if not waiting:
+                return False
+            conn.index = waiting.popleft()
+            conn.started = time.perf_counter()
+            conn.sock.sendall(requests[conn.index])
+            return True
+
+        for conn in self.connections:
+            if send_next(conn):
+                selector.register(conn.sock, selectors.EVENT_READ, conn)
+        while selector.get_map():
+            for key, _ in selector.select(timeout=60):
+                conn = key.data
+                chunk = conn.sock.recv(65536)
+                if not chunk:
+                    raise RuntimeError("The server closed a connection before answering.")
+                conn.buffer += chunk
+                answer = conn.answer()
+                if answer is None:
+                    continue
+                status, keep_alive = answer
+                results[conn.index] = (status, time.perf_counter() - conn.started)
+                if not keep_alive:  # the server ended it: open another in its place
+                    selector.unregister(conn.sock)
+                    conn.sock.close()
+                    fresh = _Connection(self.port)
+                    self.connections[self.connections.index(conn)] = fresh
+                    if send_next(fresh):
+                        selector.register(fresh.sock, selectors.EVENT_READ, fresh)
+                elif not send_next(conn):
+                    selector.unregister(conn.sock)
+        selector.close()
+        return results
+
+    def close(self) -> None:
+        for conn in self.connections:
+            conn.sock.close()
+
+
+def _request_bytes(body: bytes, signature: str) -> bytes:
+    head = (
+        f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nX-Signature: {signature}\r\n\r\n"
     )
-    response = conn.getresponse()
-    response.read()
-    return response.status, time.perf_counter() - started
+    return head.encode() + body
+
+
+def _deliver_all_http(deliveries, *, warmup, concurrency: int, settled):
+    """Send every delivery over `concurrency` keep-alive connections to gunicorn.
+
+    The warm-up goes first on the same connections, so the timed run meets a running shop
+    (gunicorn's workers booted, their threads connected), as the issue measured it.
+    Returns (results, seconds from the first request to the last answer).
+    """
+    sender = _Sender(HTTP_PORT[0], concurrency)
+    try:
+        sender.run([_request_bytes(*delivery) for delivery in warmup])
+        requests = [_request_bytes(*delivery) for delivery in deliveries]
+        settled()
+        began = time.perf_counter()
+        results = sender.run(requests)
+        return results, time.perf_counter() - began
+    finally:
+        sender.close()
 
 
 HTTP_PORT = [0]
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(database: str) -> Counter:
+    """CPU seconds used so far, by role: web (gunicorn), worker (Celery), database (this
+    database's PostgreSQL backends), broker/cache (Redis), client (this process and the
+    forked senders it has reaped). Linux /proc; empty elsewhere."""
+    import resource
+
+    used = Counter()
+    for usage in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(usage)
+        used["client"] += r.ru_utime + r.ru_stime
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return used
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+        if "gunicorn" in cmdline:
+            used["web"] += seconds
+        elif "celery" in cmdline:
+            used["worker"] += seconds
+        elif cmdline.startswith("postgres:") and f" {database} " in cmdline:
+            used["database"] += seconds
+        elif "redis-server" in cmdline:
+            used["redis"] += seconds
+    return used
 
 
 def _worker_ready(timeout: float = 60) -> None:
@@ -248,8 +389,8 @@ def _events(payments, *, late_failures: float, rng: random.Random) -> list[bytes
     return [body.encode() for body in bodies]
 
 
-def _deliver(body: bytes):
-    secret = settings.PAYMENT_GATEWAYS["dummy"]["WEBHOOK_SECRET"]
+def _deliver(delivery: tuple[bytes, str]):
+    body, signature = delivery
     client = APIClient()
     started = time.perf_counter()
     response = client.generic(
@@ -257,13 +398,17 @@ def _deliver(body: bytes):
         URL,
         body,
         content_type="application/json",
-        HTTP_X_SIGNATURE=signature_header_make(secret=secret, body=body),
+        HTTP_X_SIGNATURE=signature,
     )
     return response.status_code, time.perf_counter() - started
 
 
-def _deliver_share(share, threads, ready, go, out):
-    """One web process's share of the deliveries, from its own thread pool."""
+def _deliver_share(warmup, share, threads, ready, go, out):
+    """One sending process's share of the deliveries, from its own thread pool.
+
+    The warm-up share goes first, on the same database connections, so the timed run
+    meets a running shop.
+    """
     connections.close_all()
     barrier = threading.Barrier(threads)
 
@@ -278,33 +423,57 @@ def _deliver_share(share, threads, ready, go, out):
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(warm, range(threads)))
+        list(pool.map(_deliver, warmup))
         ready.wait()
         go.wait()
-        out.put(list(pool.map(_deliver_http if HTTP_PORT[0] else _deliver, share)))
+        out.put(list(pool.map(_deliver, share)))
         list(pool.map(close, range(threads)))
 
 
-def _deliver_all(deliveries, *, processes: int, threads: int):
-    """Send every delivery from `processes` forked processes of `threads` threads each."""
+def _deliver_all(deliveries, *, warmup, processes: int, threads: int, settled):
+    """Send every delivery from `processes` forked processes of `threads` threads each.
+
+    Returns (results, seconds from the start signal to the last answer). `settled()` runs
+    between the warm-up and the timed run (waits for the warm-up's events to be processed).
+    """
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
     connections.close_all()
     ready, go = context.Barrier(processes + 1), context.Barrier(processes + 1)
     out = context.Queue()
-    shares = [deliveries[i::processes] for i in range(processes)]
     children = [
-        context.Process(target=_deliver_share, args=(share, threads, ready, go, out))
-        for share in shares
+        context.Process(
+            target=_deliver_share,
+            args=(warmup[i::processes], deliveries[i::processes], threads, ready, go, out),
+        )
+        for i in range(processes)
     ]
     for child in children:
         child.start()
-    ready.wait()  # every process has its connections open
+    ready.wait()  # every process has warmed up
+    settled()
+    connections.close_all()
     go.wait()
+    began = time.perf_counter()
     results = [result for _ in children for result in out.get()]
+    elapsed = time.perf_counter() - began
     for child in children:
         child.join()
-    return results
+    return results, elapsed
+
+
+def _inbox_wait(*, timeout: float) -> None:
+    """Wait until every stored event is processed (or the timeout passes)."""
+    from payments.models import WebhookEvent
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not WebhookEvent.objects.filter(
+            signature_valid=True, processed_at__isnull=True
+        ).exists():
+            return
+        time.sleep(0.05)
 
 
 def main() -> int:
@@ -315,6 +484,9 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=4, help="web processes (gunicorn's)")
     parser.add_argument("--workers", type=int, default=4, help="threads per web process")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--warmup", type=int, default=64, help="payments settled before the timed run"
+    )
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument(
         "--inline", action="store_true", help="no worker: process in the request (the old way)"
@@ -338,12 +510,19 @@ def main() -> int:
         from payments.models import Payment, WebhookEvent
 
         rng = random.Random(args.seed)
-        payments = _prepare(payments=args.payments, per_user=10)
+        made = _prepare(payments=args.warmup + args.payments, per_user=10)
+        warm_payments, payments = made[: args.warmup], made[args.warmup :]
+        warmup = _signed(_events(warm_payments, late_failures=0, rng=rng))
         events = _events(payments, late_failures=args.late_failures, rng=rng)
+        event_ids = [json.loads(body)["id"] for body in events]
         deliveries = [body for body in events for _ in range(args.copies)]
         rng.shuffle(deliveries)
+        deliveries = _signed(deliveries)
+        measured = WebhookEvent.objects.filter(signature_valid=True, event_id__in=event_ids)
         worker = None if args.inline else _worker(args.celery_concurrency)
         server = None
+        database = connection.settings_dict["NAME"]
+        cpu_before = Counter()
         try:
             if worker is not None:
                 _worker_ready()
@@ -351,19 +530,32 @@ def main() -> int:
                 server, HTTP_PORT[0] = _gunicorn(processes=args.processes, threads=args.workers)
             connection.close()
 
-            began = time.perf_counter()
-            results = _deliver_all(deliveries, processes=args.processes, threads=args.workers)
-            acked = time.perf_counter() - began
+            def settled():
+                # The warm-up's events processed: the worker is idle when the run starts.
+                _inbox_wait(timeout=args.drain_timeout)
+                cpu_before.update(_cpu_seconds(database))
+
+            if args.http:
+                results, acked = _deliver_all_http(
+                    deliveries,
+                    warmup=warmup,
+                    concurrency=args.processes * args.workers,
+                    settled=settled,
+                )
+            else:
+                results, acked = _deliver_all(
+                    deliveries,
+                    warmup=warmup,
+                    processes=args.processes,
+                    threads=args.workers,
+                    settled=settled,
+                )
+            cpu = _cpu_seconds(database)
+            cpu.subtract(cpu_before)
+            began = time.perf_counter() - acked
 
             # The worker drains the inbox; wait until every stored event is processed.
-            deadline = time.monotonic() + args.drain_timeout
-            while time.monotonic() < deadline:
-                left = WebhookEvent.objects.filter(
-                    signature_valid=True, processed_at__isnull=True
-                ).count()
-                if not left:
-                    break
-                time.sleep(0.05)
+            _inbox_wait(timeout=args.drain_timeout)
             processed_wall = time.perf_counter() - began
         finally:
             if server is not None:
@@ -378,15 +570,11 @@ def main() -> int:
 
         statuses = Counter(status for status, _ in results)
         times = sorted(elapsed for _, elapsed in results)
-        stored = WebhookEvent.objects.filter(signature_valid=True).count()
-        unprocessed = WebhookEvent.objects.filter(
-            signature_valid=True, processed_at__isnull=True
-        ).count()
-        processed = WebhookEvent.objects.filter(
-            signature_valid=True, processed_at__isnull=False
-        ).count()
+        stored = measured.count()
+        unprocessed = measured.filter(processed_at__isnull=True).count()
+        processed = measured.filter(processed_at__isnull=False).count()
         # Processed more than once: an event applied twice pays its order twice (two
-        # `paid` steps, two stock commits).
+        # `paid` steps, two stock commits). Warm-up orders are checked too.
         double = sum(
             1
             for n in Counter(
@@ -425,6 +613,11 @@ def main() -> int:
         print(
             f"  deliveries acknowledged {len(deliveries) / acked:.0f}/s "
             f"(all {len(deliveries)} in {acked:.2f} s)"
+        )
+        print(
+            "  CPU while acknowledging "
+            + ", ".join(f"{role} {seconds:.2f} s" for role, seconds in cpu.most_common())
+            + f" (of {acked * (os.cpu_count() or 1):.2f} s on {os.cpu_count()} cores)"
         )
         print(
             f"  events processed        {processed / processed_wall:.0f}/s "

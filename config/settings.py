@@ -601,6 +601,24 @@ if METRICS_ENABLED:
     MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
     MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
 
+# Payment providers' deliveries (POST /api/v1/payments/webhooks/<gateway>/) are served by
+# config.handlers with this chain: no cookie, CSRF token, user, browser or static file is
+# involved there (a delivery is authenticated by its signature), so sessions, CSRF,
+# authentication, messages, CSP, CORS and WhiteNoise are left out (CommonMiddleware stays:
+# it sets Content-Length).
+WEBHOOK_MIDDLEWARE_SKIPPED = {
+    "csp.middleware.CSPMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionCheckMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+}
+WEBHOOK_MIDDLEWARE = [path for path in MIDDLEWARE if path not in WEBHOOK_MIDDLEWARE_SKIPPED]
+
 # /healthz: how long to wait for a worker's pong; how old the beat's heartbeat may be.
 HEALTHZ_WORKER_TIMEOUT_SECONDS = env.float("HEALTHZ_WORKER_TIMEOUT_SECONDS", default=1.0)
 BEAT_HEARTBEAT_SECONDS = env.int("BEAT_HEARTBEAT_SECONDS", default=30)

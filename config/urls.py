@@ -12,6 +12,7 @@ APPS = ("accounts", "catalog", "inventory", "orders", "payments")
 # Apps with an API and no pages of their own (reports' pages live in the admin).
 API_ONLY_APPS = ("reports",)
 
+API_V1 = "api/v1/"
 api_v1 = [path("", include(f"{app}.api")) for app in (*APPS, *API_ONLY_APPS)]
 
 urlpatterns = [
@@ -22,7 +23,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start script as a file (?script): no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/", include(api_v1)),
+    path(API_V1, include(api_v1)),
     re_path(r"^api/", not_found),
     *[path("", include(f"{app}.urls")) for app in APPS],
 ]

@@ -331,8 +331,13 @@ class RefundCreateView(APIView):
         )
 
 
+# Also served on their own lean chain (config.handlers): providers' deliveries.
+webhook_urlpatterns = [
+    path("payments/webhooks/<str:gateway>/", WebhookView.as_view(), name="payment-webhook"),
+]
+
 urlpatterns = [
     path("orders/<str:number>/payments/", OrderPaymentsView.as_view(), name="order-payments"),
-    path("payments/webhooks/<str:gateway>/", WebhookView.as_view(), name="payment-webhook"),
+    *webhook_urlpatterns,
     path("payments/<int:payment_id>/refunds/", RefundCreateView.as_view(), name="payment-refunds"),
 ]

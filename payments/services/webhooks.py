@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 
 from outbox.services import task_enqueue
@@ -129,6 +129,29 @@ _INSERT_ONCE = """
 """
 
 
+def _execute_once(sql: str, params: list):
+    """Run one autocommit statement and return (its first row, whether it was retried).
+
+    The webhook route does not health-check its reused connection before the write
+    (config.handlers): if that connection died since its last request (a database restart,
+    a dropped socket), the statement is run again once on a fresh connection. Inside a
+    transaction nothing is retried: the caller's transaction is gone with the connection.
+    """
+    retry = connection.get_autocommit() and not connection.in_atomic_block
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone(), False
+    except (OperationalError, InterfaceError):
+        if not retry:
+            raise
+        logger.warning("webhook inbox: the database connection was lost; trying again")
+        connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone(), True
+
+
 def _inbox_insert(
     *, gateway: str, message: WebhookMessage, body: str, signature: str
 ) -> tuple[WebhookEvent, bool]:
@@ -148,15 +171,19 @@ def _inbox_insert(
     }
     if connection.vendor == "postgresql":
         sql = _INSERT_ONCE.format(table=connection.ops.quote_name(WebhookEvent._meta.db_table))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql,
-                [gateway, message.event_id, message.type, body, signature, now()],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return WebhookEvent(**fields), False
-        return WebhookEvent(pk=row[0], **fields), True
+        params = [gateway, message.event_id, message.type, body, signature, now()]
+        row, retried = _execute_once(sql, params)
+        if row is not None:
+            return WebhookEvent(pk=row[0], **fields), True
+        if retried:
+            # The first attempt may have been stored before its connection died: an
+            # unprocessed row is handed to the caller so that a drain is queued for it.
+            stored = WebhookEvent.objects.filter(
+                gateway=gateway, event_id=message.event_id, signature_valid=True
+            ).first()
+            if stored is not None:
+                return stored, False
+        return WebhookEvent(**fields), False
     try:
         with transaction.atomic():
             return WebhookEvent.objects.create(**fields), True

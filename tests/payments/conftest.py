@@ -1,7 +1,9 @@
 import pytest
 from django.conf import settings as django_settings
+from django.test.client import ClientHandler
 from rest_framework.test import APIClient
 
+from config.handlers import LeanChainMixin
 from tests.payments.factories import (
     WEBHOOK_URL,
     place_order,
@@ -36,12 +38,26 @@ def secret():
     return django_settings.PAYMENT_GATEWAYS["dummy"]["WEBHOOK_SECRET"]
 
 
+class WebhookClientHandler(LeanChainMixin, ClientHandler):
+    """The test client's handler with the webhook route's own chain (config.handlers)."""
+
+
+def webhook_client() -> APIClient:
+    """A test client that reaches the webhook route as config.wsgi serves it."""
+    client = APIClient()
+    client.handler = WebhookClientHandler(enforce_csrf_checks=False)
+    return client
+
+
 @pytest.fixture
 def deliver(secret, django_capture_on_commit_callbacks):
-    """POST a raw body to the dummy webhook URL, signed, running what is queued on commit."""
+    """POST a raw body to the dummy webhook URL, signed, running what is queued on commit.
+
+    Through the chain the served route has (config.handlers), as a provider reaches it.
+    """
 
     def post(body: bytes, *, signature: str | None = None, url: str = WEBHOOK_URL):
-        client = APIClient()
+        client = webhook_client()
         with django_capture_on_commit_callbacks(execute=True):
             return client.generic(
                 "POST",

@@ -100,13 +100,20 @@ def test_a_guest_gets_the_signed_link_to_the_order(product, settings):
         cart_id=cart.pk, email="guest@example.com", shipping_address=ADDRESS
     )
     _pay(order, CARD_DECLINED)
-    [retry] = _links(_mail("did not go through"))
-    assert retry == orders_guest.guest_order_url(order=order)
-    assert "/orders/guest/" in retry
-    assert orders_guest.guest_order_from_token(token=retry.rstrip("/").rsplit("/", 1)[1]) == order
+
+    def opens_the_order(links) -> bool:
+        # The signed link carries its signing time: links mailed in different seconds differ.
+        [link] = links
+        prefix, _, token = link.rstrip("/").rpartition("/")
+        expected = orders_guest.guest_order_url(order=order).rstrip("/").rpartition("/")[0]
+        return prefix == expected and orders_guest.guest_order_from_token(token=token) == order
+
+    retry = _links(_mail("did not go through"))
+    assert "/orders/guest/" in retry[0]
+    assert opens_the_order(retry)
     payment = _pay(order, CARD_OK)
     received = _mail("payment received")
     assert received.to == ["guest@example.com"]
-    assert _links(received) == [retry]
+    assert opens_the_order(_links(received))
     _refund(payment, "2.00")
-    assert _links(_mail("refunded on order")) == [retry]
+    assert opens_the_order(_links(_mail("refunded on order")))
