@@ -2,20 +2,24 @@
 
 Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL; the broker is CELERY_BROKER_URL or
 REDIS_URL). Builds a throw-away database (`bench_webhooks_payments`), places orders and
-starts a pending dummy payment for each through the services, starts a real Celery worker
-on that database, then fires the provider's webhooks through the real endpoint
-(POST /api/v1/payments/webhooks/dummy/, HMAC-signed raw bodies) from a thread pool, each
-thread on its own database connection. Every payment gets `payment.succeeded`; a share
-also gets a late `payment.failed` (out of order); every event is delivered `--copies`
-times, shuffled. A delivery is acknowledged once verified and stored; the worker drains
-the inbox after. Prints deliveries acknowledged per second, events processed per second
-(first delivery to last event processed), events processed more than once and events lost
-(both must be 0), and exits non-zero otherwise.
+starts a pending dummy payment for each through the services, starts a real Celery worker on
+that database, then fires the provider's webhooks through the real endpoint (POST
+/api/v1/payments/webhooks/dummy/, HMAC-signed raw bodies): in-process from a thread pool
+(each thread on its own database connection), or with `--http` over HTTP to gunicorn
+(deploy/gunicorn.conf.py, --processes x --workers) from --processes x --workers keep-alive
+connections driven by one event loop. A warm-up batch is delivered and processed first.
+Every payment gets `payment.succeeded`; a share also gets a late `payment.failed` (out of
+order); every event is delivered `--copies` times, shuffled. A delivery is acknowledged once
+verified and stored; the worker drains the inbox after. Prints deliveries acknowledged per
+second, events processed per second (first delivery to last event processed), events
+processed more than once and events lost (both must be 0), and exits non-zero otherwise.
+With `--http`, also the CPU each role spent while acknowledging (web, worker, database,
+client, Redis) and how the connections were spread over gunicorn's workers.
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/shop REDIS_URL=redis://127.0.0.1:6379/0 \
         .venv/bin/python benchmarks/webhooks.py
     options: --payments 300 --copies 3 --late-failures 0.3 --processes 4 --workers 4
-             --celery-concurrency 2 --http (over HTTP to gunicorn, --processes x --workers)
+             --celery-concurrency 2 --warmup 64 --http --inline
 """
 
 import argparse
@@ -78,7 +82,6 @@ def _worker(concurrency: int) -> subprocess.Popen:
     root = Path(__file__).resolve().parent.parent
     return subprocess.Popen(
         [
-            *(["nice", "-n", os.environ["XP_NICE"]] if os.environ.get("XP_NICE") else []),
             sys.executable,
             "-m",
             "celery",
@@ -269,12 +272,50 @@ def _deliver_all_http(deliveries, *, warmup, concurrency: int, settled):
         settled()
         began = time.perf_counter()
         results = sender.run(requests)
-        return results, time.perf_counter() - began
+        seconds = time.perf_counter() - began
+        SPREAD[:] = _connections_per_web_process(HTTP_PORT[0])
+        return results, seconds
     finally:
         sender.close()
 
 
+def _connections_per_web_process(port: int) -> list[int]:
+    """How many of the sender's connections each gunicorn worker holds (Linux /proc)."""
+    inodes = set()
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rpartition(":")[2], 16)
+                if local_port == port and fields[3] == "01":  # ESTABLISHED, server side
+                    inodes.add(f"socket:[{fields[9]}]")
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    gunicorn = {}  # pid: parent pid
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"gunicorn" in f.read():
+                    with open(f"/proc/{pid}/stat") as stat:
+                        gunicorn[pid] = stat.read().rpartition(")")[2].split()[1]
+        except OSError:
+            continue
+    masters = {pid for pid, parent in gunicorn.items() if parent == str(os.getpid())}
+    counts = []
+    for pid, parent in gunicorn.items():
+        if parent not in masters:
+            continue  # the master (it holds no connection) or another gunicorn's
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            counts.append(sum(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds))
+        except OSError:
+            continue
+    return sorted(counts, reverse=True)
+
+
 HTTP_PORT = [0]
+SPREAD: list[int] = []  # connections held by each gunicorn worker at the end of the run
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -619,6 +660,8 @@ def main() -> int:
             + ", ".join(f"{role} {seconds:.2f} s" for role, seconds in cpu.most_common())
             + f" (of {acked * (os.cpu_count() or 1):.2f} s on {os.cpu_count()} cores)"
         )
+        if SPREAD:
+            print(f"  connections per web process {', '.join(map(str, SPREAD))} (gunicorn workers)")
         print(
             f"  events processed        {processed / processed_wall:.0f}/s "
             f"(first delivery to last processed: {processed_wall:.2f} s)"
