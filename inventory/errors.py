@@ -59,3 +59,14 @@ class InsufficientStock(InventoryError):
                 for s in self.shortages
             ]
         }
+
+    @classmethod
+    def raise_if_short(cls, demand: dict[int, int], available: dict[int, int]) -> None:
+        """Raise listing every product whose demand exceeds what is available (by product id)."""
+        shortages = [
+            Shortage(product_id, requested, available.get(product_id, 0))
+            for product_id, requested in sorted(demand.items())
+            if requested > available.get(product_id, 0)
+        ]
+        if shortages:
+            raise cls(shortages)

@@ -88,7 +88,7 @@ def test_an_app_importing_config_breaks_the_build(tmp_path):
 
 def test_services_importing_tasks_breaks_the_build(tmp_path):
     project = _copy_project(tmp_path)
-    _append(project / "inventory" / "services.py", "from . import tasks as _tasks")
+    _append(project / "inventory" / "services" / "levels.py", "from .. import tasks as _tasks")
 
     result = _lint(project)
 

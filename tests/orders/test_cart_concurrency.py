@@ -1,6 +1,6 @@
 """Two devices on one cart, on PostgreSQL with real threads: no 500, no deadlock.
 
-Every cart write locks the cart row first, then its lines (orders.services._cart_lock).
+Every cart write locks the cart row first, then its lines (orders.services.carts._cart_lock).
 Before that, a double click on "add to cart" inserted the new line twice (unique violation,
 500), and an add locking its line while a checkout held the cart row deadlocked.
 """

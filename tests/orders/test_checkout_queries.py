@@ -37,6 +37,7 @@ from inventory.models import Reservation, StockItem, StockMovement
 from orders import services, shipping
 from orders.errors import CartEmpty
 from orders.models import IdempotencyRecord, Order, OrderLine, ShippingMethod
+from orders.services import checkout
 from outbox import services as outbox_services
 from outbox.models import OutboxMessage
 from tests.orders.factories import ADDRESS, stocked_product
@@ -175,7 +176,7 @@ def test_an_order_number_collision_draws_a_new_number(user, three, monkeypatch):
     taken = services.order_checkout(user=user, shipping_address=ADDRESS, idempotency_key="a")[0]
     _fill(user, three[1:2])
     numbers = iter([taken.number, "261125-FRESH2"])
-    monkeypatch.setattr(services, "_order_number", lambda now: next(numbers))
+    monkeypatch.setattr(checkout, "_order_number", lambda now: next(numbers))
     order, created = services.order_checkout(
         user=user, shipping_address=ADDRESS, idempotency_key="b"
     )
