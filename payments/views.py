@@ -85,10 +85,11 @@ def pay(request, number):
                     ip_address=client_ip(request),
                 )
             except ValidationError as exc:
+                target = chosen or form  # the form that was sent shows why (a bound one)
                 for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                    target.add_error(field if field in target.fields else None, errors)
             except (PaymentsError, OrdersError) as exc:
-                form.add_error(None, str(exc))
+                (chosen or form).add_error(None, str(exc))
             else:
                 return _after(payment)
     open_payment = selectors.payment_open_for_order(order=order)

@@ -9,9 +9,11 @@ import threading
 import time
 import uuid
 from decimal import Decimal
+from http.cookies import SimpleCookie
 
 import pytest
 from django.db import connection, connections
+from django.test import Client
 from rest_framework.test import APIClient
 
 from orders import services as orders_services
@@ -326,4 +328,80 @@ def test_payment_racing_a_cancel_is_paid_or_cancelled_never_charged_and_refunded
             assert (pay_status, pay_code) == (409, "invalid_transition")
             assert not Payment.objects.filter(order=order, status="succeeded").exists()
             assert stock_of(product) == (10, 0, 10)
+    assert ledger_clean()
+
+
+def _tabs(user, count):
+    """`count` browser tabs of one signed-in shopper: one session, a client per tab."""
+    first = Client()
+    first.force_login(user)
+    tabs = [first]
+    for _ in range(count - 1):
+        tab = Client()
+        tab.cookies = SimpleCookie({k: v.value for k, v in first.cookies.items()})
+        tabs.append(tab)
+    return tabs
+
+
+def _tab_submits(tab, order, fields):
+    """Load the pay page in the tab (its own idempotency key), return the submit to run later."""
+    page = tab.get(f"/orders/{order.number}/pay/")
+    assert page.status_code == 200
+    key = page.context["form"].initial["idempotency_key"]
+
+    def submit():
+        response = tab.post(f"/orders/{order.number}/pay/", {**fields, "idempotency_key": key})
+        return response.status_code, response.get("Location", ""), response.content.decode()
+
+    return submit
+
+
+def test_four_tabs_paying_one_order_on_the_pay_page_charge_once(slow_charges):
+    """The pay page with the test card, submitted from four tabs at once: one charge."""
+    user = UserFactory()
+    product = stocked_product(on_hand=10, price="14.90")
+    order = place_order(user, {product: 1})
+    submits = [_tab_submits(tab, order, {"card_number": CARD_OK}) for tab in _tabs(user, 4)]
+
+    answers = _run_together(*submits)
+
+    assert len(slow_charges) == 1  # one charge at the provider
+    success = f"/orders/{order.number}/pay/success/"
+    assert [location for _, location, _ in answers].count(success) == 1
+    for status, location, html in answers:
+        if location != success:  # the others are told, in words, and charged nothing
+            assert status == 200, (status, location)
+            assert "Another payment for this order is in progress." in html, html
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert Payment.objects.filter(order=order).count() == 1
+    assert not Refund.objects.filter(payment__order=order).exists()
+    assert stock_of(product) == (9, 0, 9)
+    assert ledger_clean()
+
+
+def test_four_tabs_opening_the_hosted_checkout_open_one_checkout():
+    """Four tabs pressing "Go to the provider" at once share one checkout; one charge."""
+    user = UserFactory()
+    product = stocked_product(on_hand=10, price="14.90")
+    order = place_order(user, {product: 1})
+    submits = [_tab_submits(tab, order, {"gateway": "dummy"}) for tab in _tabs(user, 4)]
+
+    answers = _run_together(*submits)
+
+    payment = Payment.objects.get(order=order)  # one payment, one checkout at the provider
+    assert payment.redirect_url
+    redirected = [location for status, location, _ in answers if status == 302]
+    assert redirected and set(redirected) == {payment.redirect_url}
+    for status, _, html in answers:
+        assert status in (200, 302)
+        if status == 200:
+            assert "already being paid" in html or "in progress" in html, html
+    assert DummyProviderRecord.objects.filter(kind="payment").count() == 1
+    back_to = dummy_provider.checkout_pay(reference=payment.gateway_reference, card_number=CARD_OK)
+    assert back_to == payment.return_url
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert not Refund.objects.filter(payment__order=order).exists()
+    assert stock_of(product) == (9, 0, 9)
     assert ledger_clean()

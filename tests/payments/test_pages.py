@@ -94,6 +94,25 @@ def test_pending_card_shows_payment_in_progress(browser, order, settings):
     assert "Payment in progress" in response.content.decode()
 
 
+def test_the_providers_button_while_a_payment_is_in_progress_says_so(browser, order, settings):
+    """A tab still showing the buttons after a card payment went pending: told, not a 500."""
+    settings.PAYMENT_GATEWAYS = {
+        "dummy": {**settings.PAYMENT_GATEWAYS["dummy"], "AUTO_SETTLE": False}
+    }
+    page = browser.get(f"/orders/{order.number}/pay/")
+    key = page.context["hosted_forms"][0].initial["idempotency_key"]
+    submit(browser, order, CARD_PENDING)
+
+    response = browser.post(
+        f"/orders/{order.number}/pay/", {"gateway": "dummy", "idempotency_key": key}
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<p class="error">Another payment for this order is in progress.</p>' in html
+    assert Payment.objects.filter(order=order).count() == 1
+
+
 def test_paid_order_page_redirects_to_the_order(browser, order):
     orders_services.order_transition(order=order, to_status="paid")
     response = browser.get(f"/orders/{order.number}/pay/", follow=True)
