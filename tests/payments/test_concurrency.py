@@ -371,7 +371,8 @@ def test_four_tabs_paying_one_order_on_the_pay_page_charge_once(slow_charges):
     for status, location, html in answers:
         if location != success:  # the others are told, in words, and charged nothing
             assert status == 200, (status, location)
-            assert "Another payment for this order is in progress." in html, html
+            told = ("Another payment for this order is in progress.", "the order is paid.")
+            assert any(words in html for words in told), html  # it lost, or came after
     order.refresh_from_db()
     assert order.status == "paid"
     assert Payment.objects.filter(order=order).count() == 1
@@ -396,7 +397,7 @@ def test_four_tabs_opening_the_hosted_checkout_open_one_checkout():
     for status, _, html in answers:
         assert status in (200, 302)
         if status == 200:
-            assert "already being paid" in html or "in progress" in html, html
+            assert "Another payment for this order is in progress." in html, html
     assert DummyProviderRecord.objects.filter(kind="payment").count() == 1
     back_to = dummy_provider.checkout_pay(reference=payment.gateway_reference, card_number=CARD_OK)
     assert back_to == payment.return_url
