@@ -73,6 +73,29 @@ class WebhookMessage:
     failure_code: str = ""
     data: Mapping = field(default_factory=dict)
 
+    def __post_init__(self):
+        # Whatever a gateway's parser read, these go into queries and rows: a NUL or a lone
+        # surrogate there would fail every attempt to process the event (a poison event).
+        for name in _TEXT_FIELDS:
+            object.__setattr__(self, name, _storable(getattr(self, name)))
+
+
+_TEXT_FIELDS = (
+    "event_id",
+    "type",
+    "payment_reference",
+    "refund_reference",
+    "payment_key",
+    "currency",
+    "failure_code",
+)
+
+
+def _storable(value: str) -> str:
+    """The text with NULs dropped and what UTF-8 cannot hold replaced (PostgreSQL takes it)."""
+    text = str(value or "").replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
 
 class Gateway(ABC):
     """One payment provider, configured under a name in settings.PAYMENT_GATEWAYS."""

@@ -236,6 +236,8 @@ def payment_apply_result(
             payment.gateway_status = GatewayStatus.PENDING
             payment.redirect_url = result.redirect_url or payment.redirect_url
             payment.save()
+            if held:
+                _review_alert(payment)
             # The provider may still take the money (a hosted checkout is open, a bank is
             # confirming): the order keeps its payment-in-progress mark, so it is neither
             # cancelled nor expired until `payment_checkouts_close` closed it at the provider.
@@ -244,6 +246,22 @@ def payment_apply_result(
 
 def _review_pending(payment: Payment) -> bool:
     return FraudCheck.objects.filter(payment=payment, decision=FraudDecision.REVIEW).exists()
+
+
+def _review_alert(payment: Payment) -> None:
+    """Tell staff that the fraud rules hold a payment (queued after commit)."""
+    from .notices import staff_alert_queue
+
+    taken = (
+        "was taken by the provider"
+        if payment.gateway_status == GatewayStatus.SUCCEEDED
+        else "waits for the provider"
+    )
+    staff_alert_queue(
+        subject=f"Payment {payment.pk} needs review",
+        body=f"Payment {payment.pk} of order {payment.order.number} ({payment.amount} "
+        f"{payment.currency}, {payment.gateway}) {taken} and is held: {payment.review_reason}",
+    )
 
 
 def payment_settle_succeeded(payment: Payment, *, actor=None, note: str = "") -> None:
@@ -257,7 +275,9 @@ def payment_settle_succeeded(payment: Payment, *, actor=None, note: str = "") ->
         payment.status = P.REVIEW
         payment.review_reason = payment.review_reason or "Flagged by the fraud rules."
         payment.save()
-        orders_services.order_payment_end(order_id=payment.order_id)
+        # The money is taken: the order stays marked as being paid (not cancelled, not
+        # expired, its stock held) until staff approve (paid) or reject (money back).
+        _review_alert(payment)
         return
     payment_capture(payment, actor=actor, note=note)
 

@@ -2,6 +2,8 @@
 
 from django.db import transaction
 
+from orders import services as orders_services
+
 from ..errors import PaymentNotInReview
 from ..models import FraudCheck, FraudDecision, GatewayStatus, Payment
 from .charges import payment_capture, payment_settle_failed
@@ -47,6 +49,7 @@ def payment_review_reject(*, payment: Payment, actor=None) -> Payment:
     if payment.gateway_status == GatewayStatus.SUCCEEDED:
         payment.status = P.SUCCEEDED
         payment.save()
+        orders_services.order_payment_end(order_id=payment.order_id)  # it can close now
         refund_record(
             payment=payment,
             amount=payment.amount,
@@ -69,8 +72,6 @@ def payment_hold_for_review(payment: Payment, *, reason: str) -> None:
         payment.review_reason = reason[:255]
         payment.alerted_at = None
         payment.save()
-        from orders import services as orders_services
-
         orders_services.order_payment_end(order_id=payment.order_id)
     staff_alert_queue(
         subject=f"Payment {payment.pk} needs review",

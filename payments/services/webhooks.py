@@ -257,6 +257,16 @@ def _apply_payment_event(gw, message: WebhookMessage) -> str:
             return "settled, still in review"
         payment_settle_succeeded(payment, note=f"Payment {payment.pk} confirmed by {gw.name}.")
         return "captured"
+    if payment.gateway_status == GatewayStatus.SUCCEEDED:
+        # The provider took the money (it told us so before, or staff hold it in review):
+        # a failure arriving after that is late and changes nothing.
+        logger.warning(
+            "webhook %s %s: payment %s failed after the provider took the money; ignored",
+            gw.name,
+            message.event_id,
+            payment.pk,
+        )
+        return f"ignored: the provider took the money already (payment is {payment.status})"
     if payment.status in (P.PROCESSING, P.PENDING, P.REVIEW):
         payment_settle_failed(payment, failure_code=message.failure_code or "declined")
         return "failed"

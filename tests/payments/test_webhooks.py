@@ -380,3 +380,28 @@ def test_a_disabled_dummy_gateway_takes_no_webhooks_and_no_payments(
     refused = pay(order, "4242424242424242")
     assert refused.status_code == 400
     assert "gateway" in field_errors(refused)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("failure_code", "card\u0000declined"), ("failure_code", "\ud800")],
+)
+def test_a_signed_event_with_unstorable_text_is_processed_not_poisoned(
+    pending_payment, deliver, field, value
+):
+    """A NUL or a lone surrogate in a signed event's text would fail every attempt."""
+    body = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": "payment.failed",
+            "data": {"payment": pending_payment.gateway_reference, field: value},
+        }
+    ).encode()
+
+    assert deliver(body).status_code == 200
+
+    event = WebhookEvent.objects.get(signature_valid=True)
+    assert event.processed_at is not None and event.error == ""
+    pending_payment.refresh_from_db()
+    assert pending_payment.status == "failed"
+    assert "\x00" not in pending_payment.failure_code
