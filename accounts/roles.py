@@ -58,7 +58,8 @@ ROLES: dict[str, dict] = {
         ],
     },
     CUSTOMER_SERVICE: {
-        "description": "Sees every order and its payments, moves orders along (cancel), "
+        "description": "Sees every order and its payments, moves orders along (cancels "
+        "unpaid ones; cancelling a paid one refunds it, which is Finance's), "
         "sees customers, their sessions and sign-ins, and ends a customer's sessions.",
         "permissions": [
             *_view("catalog", "category", "product"),

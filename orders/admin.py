@@ -17,6 +17,8 @@ from django.urls import path, reverse
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV
 
+from accounts.permissions import PermissionMissing
+
 from . import services
 from .errors import InvalidTransition, PaymentInProgress
 from .models import Cart, CartItem, Order, OrderEvent, OrderLine, OrderStatus
@@ -273,7 +275,7 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
                     actor=request.user,
                     note=form.cleaned_data["note"] or f"{step.label} (admin).",
                 )
-            except (InvalidTransition, PaymentInProgress) as exc:
+            except (InvalidTransition, PaymentInProgress, PermissionMissing) as exc:
                 self.message_user(request, f"Order {order.number}: {exc}", messages.ERROR)
             else:
                 self.message_user(
@@ -305,7 +307,7 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
         refused = [o for o in orders if o not in movable]
         form = TransitionForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            moved, failed = 0, []
+            moved, failed, forbidden = 0, [], []
             for order in movable:
                 try:
                     services.order_transition_by_staff(
@@ -317,6 +319,13 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
                     moved += 1
                 except (InvalidTransition, PaymentInProgress):
                     failed.append(f"{order.number} ({order.get_status_display()})")
+                except PermissionMissing as exc:
+                    forbidden.append(order.number)
+                    refusal = str(exc)
+            if forbidden:
+                self.message_user(
+                    request, f"Not changed: {', '.join(forbidden)}. {refusal}", messages.ERROR
+                )
             failed += [f"{o.number} ({o.get_status_display()})" for o in refused]
             if moved:
                 self.message_user(request, f"{moved} order(s) marked {step.to_status}.")

@@ -5,6 +5,7 @@ Lock order: see orders.locking (the order row, then payments, then stock rows by
 
 from django.db import transaction
 
+from accounts.permissions import PermissionMissing
 from inventory import services as inventory_services
 
 from ..errors import InvalidTransition, PaymentInProgress
@@ -14,14 +15,14 @@ from ..signals import order_closing, order_refund_requested
 from .base import S, _in_transaction, _now
 from .notifications import _queue_notification
 
-# The one transition table: status -> the statuses it may move to.
+# The one transition table: status -> the statuses it may move to. Refunded and partially
+# refunded are not in it: only money going back moves an order there (REFUND_TRANSITIONS,
+# applied by payments), never a status set by hand.
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.EXPIRED}),
     S.PAID: frozenset({S.PROCESSING, S.CANCELLED}),
     S.PROCESSING: frozenset({S.SHIPPED, S.CANCELLED}),
     S.SHIPPED: frozenset({S.DELIVERED}),
-    S.DELIVERED: frozenset({S.REFUNDED, S.PARTIALLY_REFUNDED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
 }
 
 
@@ -45,6 +46,9 @@ REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
     S.DELIVERED: frozenset({S.REFUNDED, S.PARTIALLY_REFUNDED}),
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
 }
+# Cancelling from these gives the money back: staff need the refund permission for it.
+REFUNDING_CANCELS = frozenset({S.PAID, S.PROCESSING})
+REFUND_PERMISSION = "payments.refund_payment"
 # A fully refunded order never goes (back) towards the customer.
 NOT_WHEN_FULLY_REFUNDED = frozenset({S.PROCESSING, S.SHIPPED})
 
@@ -106,19 +110,25 @@ def _order_move(locked: Order, *, to_status: str, actor=None, note: str = "") ->
 
 
 @transaction.atomic
-def order_transition(*, order: Order, to_status: str, actor=None, note: str = "") -> Order:
+def order_transition(
+    *, order: Order, to_status: str, actor=None, note: str = "", may_refund: bool = True
+) -> Order:
     """Move the order along the transition table, with its stock side effects and an event.
 
     -> paid commits the reservations; pending_payment -> cancelled/expired releases them
     (refused while a payment is in progress); paid|processing -> cancelled puts the goods
-    back on the shelf and asks payments to refund. A fully refunded order never moves to
-    processing or shipped.
+    back on the shelf and asks payments to refund (refused unless `may_refund`). A fully
+    refunded order never moves to processing or shipped.
     """
     locked = order_lock(order_id=order.pk)
     if to_status not in S.values or not transition_allowed(
         from_status=locked.status, to_status=to_status
     ):
         raise InvalidTransition(locked.status, to_status)
+    if to_status == S.CANCELLED and locked.status in REFUNDING_CANCELS and not may_refund:
+        raise PermissionMissing(
+            "Cancelling a paid order refunds it, which needs the permission to refund payments."
+        )
     _order_move(locked, to_status=to_status, actor=actor, note=note)
     # Callers keep using the instance they passed in.
     order.status, order.paid_at, order.updated_at = locked.status, locked.paid_at, locked.updated_at
@@ -143,7 +153,13 @@ def order_transition_by_staff(*, order: Order, to_status: str, actor, note: str 
         status = Order.objects.filter(pk=order.pk).values_list("status", flat=True).first()
         if status == S.PENDING_PAYMENT:
             _order_closing_send(order, to_status=to_status)
-    return order_transition(order=order, to_status=to_status, actor=actor, note=note)
+    return order_transition(
+        order=order,
+        to_status=to_status,
+        actor=actor,
+        note=note,
+        may_refund=bool(actor and actor.has_perm(REFUND_PERMISSION)),
+    )
 
 
 def order_cancel_unpaid(*, order: Order, actor, by_guest: bool = False) -> Order:

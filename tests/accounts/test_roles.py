@@ -521,3 +521,43 @@ def test_payment_actions_are_not_offered_without_finance_rights(admin_as, world)
     payment.refresh_from_db()
     assert payment.refunded_amount == 0
     assert browser.get("/admin/reports/report/orders/").status_code == 403
+
+
+@pytest.mark.parametrize("role", [roles.WAREHOUSE, roles.CUSTOMER_SERVICE])
+def test_cancelling_a_paid_order_refunds_it_and_needs_the_refund_permission(staff_in, world, role):
+    payment = _paid_payment(world["shopper"], world["product"])
+    order = payment.order
+    response = staff_in(role).post(
+        f"{ORDERS}{order.number}/transition/", {"status": "cancelled"}, format="json"
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "permission_denied"
+    assert "refund" in response.json()["detail"]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID and not Refund.objects.exists()
+
+    manager = staff_in(roles.SHOP_MANAGER)  # holds payments.refund_payment
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = manager.post(
+            f"{ORDERS}{order.number}/transition/", {"status": "cancelled"}, format="json"
+        )
+    assert response.status_code == 200, response.json()
+    assert Refund.objects.get(payment=payment).amount == payment.amount
+
+
+def test_refunded_is_never_set_by_hand(staff_in, world):
+    payment = _paid_payment(world["shopper"], world["product"])
+    order = payment.order
+    manager = staff_in(roles.SHOP_MANAGER)
+    for step in ("processing", "shipped", "delivered"):
+        response = manager.post(
+            f"{ORDERS}{order.number}/transition/", {"status": step}, format="json"
+        )
+        assert response.status_code == 200, response.json()
+    for by_hand in ("refunded", "partially_refunded"):
+        response = manager.post(
+            f"{ORDERS}{order.number}/transition/", {"status": by_hand}, format="json"
+        )
+        assert response.status_code == 409 and error_code(response) == "invalid_transition"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DELIVERED and order.refunded_total == 0

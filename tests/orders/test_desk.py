@@ -93,3 +93,19 @@ def test_staff_without_transition_right_see_no_buttons_and_are_refused(paid):
     assert refused.status_code in (200, 302)
     paid.refresh_from_db()
     assert paid.status == OrderStatus.PAID
+
+
+def test_cancelling_a_paid_order_without_the_refund_right_is_refused(clerk, paid):
+    client = client_for(clerk)
+    done = client.post(
+        f"/admin/orders/order/{paid.pk}/transition/cancelled/", {"note": ""}, follow=True
+    )
+    assert "needs the permission to refund payments" in done.content.decode()
+    bulk = client.post(
+        "/admin/orders/order/",
+        {"action": "mark_cancelled", "_selected_action": [paid.pk], "apply": "yes"},
+        follow=True,
+    )
+    assert f"Not changed: {paid.number}." in bulk.content.decode()
+    paid.refresh_from_db()
+    assert paid.status == OrderStatus.PAID
