@@ -295,10 +295,14 @@ class StripeGateway(Gateway):
                 data=obj,
             )
         if our_type == REFUND_SUCCEEDED:
+            currency = str(obj.get("currency") or "").upper()
+            amount = obj.get("amount")
             return WebhookMessage(
                 event_id=event_id,
                 type=our_type,
                 refund_reference=str(obj.get("id") or "")[:100],
+                amount=from_minor(amount, currency) if isinstance(amount, int) else None,
+                currency=currency,
                 data=obj,
             )
         return WebhookMessage(event_id=event_id, type=f"stripe.{event_type}"[:100], data=obj)

@@ -273,6 +273,15 @@ def _apply_payment_event(gw, message: WebhookMessage) -> str:
     return f"ignored: payment is already {payment.status}"
 
 
+def _refund_mismatch(message: WebhookMessage, payment: Payment, refund: Refund) -> str:
+    """Return why a refund event does not match the refund it names, or ""."""
+    if message.amount is not None and message.amount != refund.amount:
+        return f"the event's amount {message.amount} is not the refund's {refund.amount}"
+    if message.currency and message.currency.upper() != payment.currency.upper():
+        return f"the event's currency {message.currency} is not the payment's {payment.currency}"
+    return ""
+
+
 def _apply_refund_event(gw, message: WebhookMessage) -> str:
     found = (
         Refund.objects.filter(payment__gateway=gw.name, gateway_reference=message.refund_reference)
@@ -285,6 +294,25 @@ def _apply_refund_event(gw, message: WebhookMessage) -> str:
         raise WebhookTargetMissing(f"No refund with reference {message.refund_reference!r}.")
     payment = lock_payment(found[1])  # the order, then the payment, then its refund
     refund = Refund.objects.select_for_update().get(pk=found[0])
+    reason = _refund_mismatch(message, payment, refund)
+    if reason:
+        # Not applied: the refund stays as it is until the provider's own answer (the
+        # reconcile job asks it) or staff settle it.
+        from .notices import staff_alert_queue
+
+        logger.error(
+            "webhook %s %s does not match refund %s: %s; not applied",
+            gw.name,
+            message.event_id,
+            refund.pk,
+            reason,
+        )
+        staff_alert_queue(
+            subject=f"Refund {refund.pk} needs a look",
+            body=f"Webhook {message.event_id} for refund {refund.pk} of payment {payment.pk} "
+            f"(order {payment.order.number}) was not applied: {reason}.",
+        )
+        return f"mismatch: {reason}"
     if refund.status == RefundStatus.PROCESSING:  # confirmed before phase 3 answered
         refund_accept(payment, refund, status=RefundStatus.SUCCEEDED)
         return "refund confirmed"

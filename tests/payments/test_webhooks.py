@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -405,3 +406,26 @@ def test_a_signed_event_with_unstorable_text_is_processed_not_poisoned(
     pending_payment.refresh_from_db()
     assert pending_payment.status == "failed"
     assert "\x00" not in pending_payment.failure_code
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [({"amount": "999.00"}, "amount 999.00"), ({"currency": "USD"}, "currency USD")],
+)
+def test_a_refund_event_that_does_not_match_its_refund_is_not_applied(
+    pending_payment, deliver, staff_user, change, reason
+):
+    deliver(event_body("payment.succeeded", pending_payment))
+    refund = Refund.objects.create(
+        payment=pending_payment, amount=1, reason="x", status="pending", gateway_reference="re_2"
+    )
+    data = {"refund": "re_2", "amount": "1.00", "currency": "EUR", **change}
+    body = json.dumps({"id": "evt_re2", "type": "refund.succeeded", "data": data}).encode()
+
+    assert deliver(body).status_code == 200
+
+    refund.refresh_from_db()
+    assert refund.status == "pending"
+    alert = [m for m in mail.outbox if f"Refund {refund.pk} needs a look" in m.subject]
+    assert alert and reason in alert[0].body
+    assert WebhookEvent.objects.get(event_id="evt_re2").processed_at is not None
