@@ -41,6 +41,7 @@ from ..models import (
     Payment,
 )
 from .common import FRAUD_REJECTED, P, gateway_call, lock_payment, logger, now
+from .notices import payment_review_alert_queue
 
 
 def _request_hash(gateway: str, details: Mapping) -> str:
@@ -250,18 +251,9 @@ def _review_pending(payment: Payment) -> bool:
 
 def _review_alert(payment: Payment) -> None:
     """Tell staff that the fraud rules hold a payment (queued after commit)."""
-    from .notices import staff_alert_queue
-
-    taken = (
-        "was taken by the provider"
-        if payment.gateway_status == GatewayStatus.SUCCEEDED
-        else "waits for the provider"
-    )
-    staff_alert_queue(
-        subject=f"Payment {payment.pk} needs review",
-        body=f"Payment {payment.pk} of order {payment.order.number} ({payment.amount} "
-        f"{payment.currency}, {payment.gateway}) {taken} and is held: {payment.review_reason}",
-    )
+    taken = payment.gateway_status == GatewayStatus.SUCCEEDED
+    state = "the provider took the money" if taken else "the provider has not settled it yet"
+    payment_review_alert_queue(payment, reason=f"{state}; {payment.review_reason}")
 
 
 def payment_settle_succeeded(payment: Payment, *, actor=None, note: str = "") -> None:

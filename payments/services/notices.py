@@ -32,6 +32,15 @@ def staff_alert_queue(*, subject: str, body: str) -> None:
     task_enqueue("payments.tasks.staff_alert", subject, body)
 
 
+def payment_review_alert_queue(payment: Payment, *, reason: str) -> None:
+    """Tell staff that a payment is held for review, and why."""
+    staff_alert_queue(
+        subject=f"Payment {payment.pk} needs review",
+        body=f"Payment {payment.pk} of order {payment.order.number} "
+        f"({payment.amount} {payment.currency}, {payment.gateway}): {reason}",
+    )
+
+
 def _site(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 

@@ -8,6 +8,7 @@ from ..errors import PaymentNotInReview
 from ..models import FraudCheck, FraudDecision, GatewayStatus, Payment
 from .charges import payment_capture, payment_settle_failed
 from .common import FRAUD_REJECTED, P, lock_payment, now
+from .notices import payment_review_alert_queue
 from .refunds import refund_record
 
 
@@ -65,16 +66,10 @@ def payment_review_reject(*, payment: Payment, actor=None) -> Payment:
 
 def payment_hold_for_review(payment: Payment, *, reason: str) -> None:
     """Hold a locked payment for staff (a webhook did not match it); staff are alerted."""
-    from .notices import staff_alert_queue
-
     if payment.status in (P.PROCESSING, P.PENDING, P.REVIEW):
         payment.status = P.REVIEW
         payment.review_reason = reason[:255]
         payment.alerted_at = None
         payment.save()
         orders_services.order_payment_end(order_id=payment.order_id)
-    staff_alert_queue(
-        subject=f"Payment {payment.pk} needs review",
-        body=f"Payment {payment.pk} of order {payment.order.number} "
-        f"({payment.amount} {payment.currency}, {payment.gateway}): {reason}",
-    )
+    payment_review_alert_queue(payment, reason=reason)
